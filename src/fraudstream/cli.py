@@ -1,0 +1,40 @@
+"""The ``fraudstream`` command line: thin typer commands over library functions.
+
+Each area registers its sub-commands here; the functions they call live in the
+library and take config objects, never the environment.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from fraudstream.settings import Settings
+
+app = typer.Typer(
+    name="fraudstream",
+    help="Real-time fraud detection on Apache Kafka.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@app.callback()
+def main() -> None:
+    """Real-time fraud detection on Apache Kafka."""
+
+
+def load_settings() -> Settings:
+    """Read configuration once, at the entry point."""
+    return Settings()
+
+
+@app.command()
+def version() -> None:
+    """Print the installed version."""
+    from fraudstream import __version__
+
+    typer.echo(__version__)
+
+
+if __name__ == "__main__":
+    app()

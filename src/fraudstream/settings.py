@@ -1,0 +1,119 @@
+"""One way in for configuration.
+
+:class:`Settings` is read once, at an entry point (the CLI or the API's
+lifespan), from ``FRAUDSTREAM_*`` environment variables (nested groups use a
+double underscore: ``FRAUDSTREAM_KAFKA__BOOTSTRAP_SERVERS``) and an optional
+``.env`` file. Library code receives the sub-model it needs and never reads the
+environment itself.
+
+Each area owns its group below; add fields to the group of the area you work on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class TopicSettings(BaseModel):
+    """Topic names and partition counts (defaults follow the product design)."""
+
+    transactions: str = "transactions"
+    scores: str = "fraud-scores"
+    alerts: str = "fraud-alerts"
+    dead_letter: str = "dead-letter"
+    feedback: str = "feedback"
+    user_events: str = "user-events"
+    user_events_scored: str = "user-events-scored"
+
+    transactions_partitions: int = Field(6, ge=1)
+    scores_partitions: int = Field(6, ge=1)
+    alerts_partitions: int = Field(3, ge=1)
+    dead_letter_partitions: int = Field(1, ge=1)
+    feedback_partitions: int = Field(1, ge=1)
+    user_events_partitions: int = Field(6, ge=1)
+    user_events_scored_partitions: int = Field(6, ge=1)
+
+    def partition_counts(self) -> dict[str, int]:
+        """Map every topic name to its partition count."""
+        return {
+            self.transactions: self.transactions_partitions,
+            self.scores: self.scores_partitions,
+            self.alerts: self.alerts_partitions,
+            self.dead_letter: self.dead_letter_partitions,
+            self.feedback: self.feedback_partitions,
+            self.user_events: self.user_events_partitions,
+            self.user_events_scored: self.user_events_scored_partitions,
+        }
+
+
+class KafkaSettings(BaseModel):
+    """Connection to a Kafka cluster and the local development broker."""
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    schema_registry_url: str | None = None
+    client_id: str = "fraudstream"
+    linger_ms: int = Field(5, ge=0)
+    batch_size_bytes: int = Field(1_048_576, ge=1)
+    compression_type: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "lz4"
+    # Local broker launched by `fraudstream kafka start` (jars from Maven Central).
+    kafka_version: str = "4.1.0"
+    local_data_dir: Path = Path("var/kafka")
+    local_controller_port: int = Field(9093, ge=1, le=65535)
+
+
+class DatabaseSettings(BaseModel):
+    """The system of record: SQLite by default, PostgreSQL in production."""
+
+    url: str = "sqlite:///var/fraudstream.db"
+    echo_sql: bool = False
+
+
+class PipelineSettings(BaseModel):
+    """The exactly-once scoring loop."""
+
+    group_id: str = "fraudstream-scorer"
+    max_batch_records: int = Field(1000, ge=1)
+    commit_interval_ms: int = Field(100, ge=1)
+    worker_id: str = "worker-0"
+
+
+class ApiSettings(BaseModel):
+    """The HTTP service."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    max_body_bytes: int = Field(1_048_576, ge=1)
+    card_hash_key: SecretStr = SecretStr("change-me-in-production")
+
+
+class Settings(BaseSettings):
+    """Everything a fraudstream process can be configured with.
+
+    Example:
+        >>> s = Settings(bus="memory")
+        >>> s.topics.transactions
+        'transactions'
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="FRAUDSTREAM_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    bus: Literal["memory", "kafka"] = "memory"
+    data_dir: Path = Path("var")
+    model_dir: Path = Path("var/models")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool = False
+
+    topics: TopicSettings = TopicSettings()
+    kafka: KafkaSettings = KafkaSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    pipeline: PipelineSettings = PipelineSettings()
+    api: ApiSettings = ApiSettings()
