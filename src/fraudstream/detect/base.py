@@ -74,3 +74,24 @@ class Detector(Protocol):
     def version(self) -> str: ...
 
     def score(self, batch: TransactionBatch, state: KeyValueStore) -> Decisions: ...
+
+
+@runtime_checkable
+class ScoringModel(Protocol):
+    """A trained tabular model over the feature contract's matrix.
+
+    ``predict`` returns calibrated fraud probabilities in [0, 1] for the rows of
+    ``x`` (columns in ``feature_names`` order; NaN means missing). ``explain``
+    returns, per row, the reason codes of the top contributing features, cheap
+    enough for the hot path (approximate contributions, not exact SHAP).
+    """
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def feature_names(self) -> tuple[str, ...]: ...
+
+    def predict(self, x: np.ndarray) -> np.ndarray: ...
+
+    def explain(self, x: np.ndarray, top_k: int = 3) -> list[list[str]]: ...
