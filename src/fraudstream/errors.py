@@ -19,6 +19,7 @@ Tree::
     │   ├── AbortableTransactionError   abort the transaction, rewind, go on
     │   └── FatalBusError           stop this worker (fenced producer, fatal librdkafka error)
     │       └── ProducerFencedError another worker took over our transactional id
+    ├── SchemaRegistryError         the schema registry is unreachable or refused a request
     ├── StoreError                  the database failed (the sink backs off and retries)
     ├── NotFoundError               404
     ├── ConflictError               409
@@ -107,6 +108,13 @@ class FatalBusError(BusError):
 
 class ProducerFencedError(FatalBusError):
     """A newer producer with the same transactional id exists; this one is a zombie."""
+
+
+class SchemaRegistryError(FraudstreamError):
+    """The schema registry is unreachable or answered an error (not a bad record)."""
+
+    http_status = 503
+    reason_code = "schema_registry_error"
 
 
 class StoreError(FraudstreamError):
