@@ -22,6 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from fraudstream.bus._memory_log import (
     Group,
@@ -40,9 +41,18 @@ from fraudstream.errors import (
     ProducerFencedError,
 )
 
+if TYPE_CHECKING:
+    from fraudstream.settings import Settings
+
 logger = logging.getLogger(__name__)
 
-__all__ = ["MemoryBus", "MemoryConsumer", "MemoryProducer", "MemoryTransactionalProducer"]
+__all__ = [
+    "MemoryBus",
+    "MemoryConsumer",
+    "MemoryProducer",
+    "MemoryTransactionalProducer",
+    "bus_from_settings",
+]
 
 
 class MemoryBus:
@@ -329,3 +339,8 @@ class MemoryTransactionalProducer(MemoryProducer):
                 self._bus.end_txn(self.txn, TxnState.ABORTED)
             self.txn = None
             super().close()
+
+
+def bus_from_settings(settings: Settings) -> MemoryBus:
+    """A new, empty in-process bus (the registry entry of ``bus="memory"``)."""
+    return MemoryBus()
