@@ -11,6 +11,7 @@ Each area owns its group below; add fields to the group of the area you work on.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -90,6 +91,30 @@ class ApiSettings(BaseModel):
     card_hash_key: SecretStr = SecretStr("change-me-in-production")
 
 
+class GeneratorSettings(BaseModel):
+    """The transaction simulator (``fraudstream generate transactions``)."""
+
+    seed: int = 42
+    fraud_rate: float = Field(0.005, ge=0.0, lt=0.5)
+    n_customers: int = Field(100_000, ge=50)
+    n_merchants: int = Field(5_000, ge=1)
+    tx_per_customer_per_day: float = Field(3.0, gt=0.0)
+    start_time: datetime = datetime(2026, 1, 1, tzinfo=UTC)
+    # Events generated per internal chunk; part of what makes a seed reproducible.
+    chunk_size: int = Field(8192, ge=64)
+    # Approximate share of fraud records per scenario (normalised).
+    scenario_weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "card_testing": 0.2,
+            "account_takeover": 0.15,
+            "stolen_card_spree": 0.2,
+            "fraud_ring": 0.15,
+            "mule_chain": 0.15,
+            "high_amount": 0.15,
+        }
+    )
+
+
 class Settings(BaseSettings):
     """Everything a fraudstream process can be configured with.
 
@@ -117,3 +142,4 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     pipeline: PipelineSettings = PipelineSettings()
     api: ApiSettings = ApiSettings()
+    generator: GeneratorSettings = GeneratorSettings()
