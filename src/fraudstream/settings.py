@@ -64,6 +64,12 @@ class KafkaSettings(BaseModel):
     kafka_version: str = "4.1.0"
     local_data_dir: Path = Path("var/kafka")
     local_controller_port: int = Field(9093, ge=1, le=65535)
+    local_cache_dir: Path = Path("~/.cache/fraudstream")
+    local_heap_mb: int = Field(512, ge=128)
+    # -1 = the broker's default.replication.factor (1 on the local broker).
+    topic_replication_factor: int = Field(-1, ge=-1)
+    transaction_timeout_ms: int = Field(60_000, ge=1000)
+    session_timeout_ms: int = Field(45_000, ge=1000)
 
 
 class DatabaseSettings(BaseModel):
@@ -71,6 +77,14 @@ class DatabaseSettings(BaseModel):
 
     url: str = "sqlite:///var/fraudstream.db"
     echo_sql: bool = False
+    pool_size: int = Field(5, ge=1)
+    connect_timeout_s: int = Field(5, ge=1)
+    # The sink: records per database transaction, and its back-off while the database is down.
+    sink_group_id: str = "fraudstream-sink"
+    sink_batch_records: int = Field(2000, ge=1)
+    sink_poll_timeout_s: float = Field(0.5, gt=0)
+    sink_backoff_initial_s: float = Field(0.2, gt=0)
+    sink_backoff_max_s: float = Field(5.0, gt=0)
 
 
 class PipelineSettings(BaseModel):
