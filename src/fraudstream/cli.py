@@ -23,6 +23,12 @@ def main() -> None:
     """Real-time fraud detection on Apache Kafka."""
 
 
+from fraudstream.bus.commands import kafka_app, topics_app  # noqa: E402
+
+app.add_typer(kafka_app, name="kafka")
+app.add_typer(topics_app, name="topics")
+
+
 def load_settings() -> Settings:
     """Read configuration once, at the entry point."""
     return Settings()
