@@ -1,0 +1,115 @@
+"""Assemble a :class:`Processor` from settings: codec, validator, detector, topics.
+
+Two codecs: ``avro`` (Confluent wire format via ``events.serde.AvroSerde``, the
+product) and ``json`` (the seed-style baseline and some unit tests). With no
+schema registry configured every process uses an in-process registry, whose ids
+follow the order of registration, so every fraudstream process registers the
+packaged schemas in the one order of ``contracts.SCHEMA_NAMES``: ids then agree
+across processes (transaction = 1, ...).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Literal
+
+from fraudstream.detect.base import Detector
+from fraudstream.errors import RecordError
+from fraudstream.events.contracts import (
+    ALERT,
+    DEAD_LETTER,
+    SCHEMA_NAMES,
+    SCORED_TRANSACTION,
+    TRANSACTION,
+    schema_dict,
+)
+from fraudstream.events.registry import SchemaRegistry, subject_for
+from fraudstream.events.serde import AvroSerde
+from fraudstream.events.validate import validate_transactions
+from fraudstream.pipeline.processor import DecodeMany, EncodeMany, Processor, Record
+from fraudstream.pipeline.routes import (
+    json_decode_transactions,
+    json_encode,
+    transaction_route,
+)
+from fraudstream.settings import TopicSettings
+
+logger = logging.getLogger(__name__)
+
+Codec = Literal["avro", "json"]
+
+
+def register_all(registry: SchemaRegistry, topics: TopicSettings) -> None:
+    """Register every packaged schema in the canonical order (stable in-process ids)."""
+    subjects = {
+        TRANSACTION: topics.transactions,
+        SCORED_TRANSACTION: topics.scores,
+        ALERT: topics.alerts,
+        DEAD_LETTER: topics.dead_letter,
+    }
+    for name in SCHEMA_NAMES:
+        registry.register(subject_for(subjects.get(name, name)), schema_dict(name))
+
+
+def avro_decoder(serde: AvroSerde) -> DecodeMany:
+    """``AvroSerde.decode_many`` as one list of record-or-error."""
+
+    def decode(values: Sequence[bytes | None]) -> list[Record | RecordError]:
+        records, errors = serde.decode_many(values)
+        out: list[Record | RecordError] = []
+        for r, e in zip(records, errors, strict=True):
+            out.append(e if e is not None else r if r is not None else RecordError("no record"))
+        return out
+
+    return decode
+
+
+def serde_for(name: str, topic: str, registry: SchemaRegistry) -> AvroSerde:
+    return AvroSerde(name, registry, subject_for(topic))
+
+
+def build_processor(
+    topics: TopicSettings,
+    detector: Detector,
+    *,
+    codec: Codec = "avro",
+    registry: SchemaRegistry | None = None,
+    worker: str | None = None,
+    keep_outputs: bool = False,
+) -> Processor:
+    """The transactions route with its codec; dead letters in Avro or JSON alike."""
+    decode: DecodeMany
+    enc_scored: EncodeMany
+    enc_alert: EncodeMany
+    enc_dead: EncodeMany
+    if codec == "avro":
+        if registry is None:
+            from fraudstream.events.registry import InProcessRegistry
+
+            registry = InProcessRegistry()
+        register_all(registry, topics)
+        decode = avro_decoder(serde_for(TRANSACTION, topics.transactions, registry))
+        enc_scored = serde_for(SCORED_TRANSACTION, topics.scores, registry).encode_many
+        enc_alert = serde_for(ALERT, topics.alerts, registry).encode_many
+        enc_dead = serde_for(DEAD_LETTER, topics.dead_letter, registry).encode_many
+    else:
+        decode = json_decode_transactions
+        enc_scored = enc_alert = enc_dead = json_encode
+    route = transaction_route(
+        input_topic=topics.transactions,
+        scores_topic=topics.scores,
+        alerts_topic=topics.alerts,
+        detector=detector,
+        decode=decode,
+        encode_scored=enc_scored,
+        encode_alert=enc_alert,
+        validate=validate_transactions,
+    )
+    return Processor(
+        routes={route.input_topic: route},
+        dead_letter_topic=topics.dead_letter,
+        encode_dead_letter=enc_dead,
+        worker=worker,
+        keep_outputs=keep_outputs,
+    )
