@@ -28,6 +28,10 @@ from fraudstream.bus.commands import kafka_app, topics_app  # noqa: E402
 app.add_typer(kafka_app, name="kafka")
 app.add_typer(topics_app, name="topics")
 
+from fraudstream.generate.commands import generate_app  # noqa: E402
+
+app.add_typer(generate_app, name="generate")
+
 
 def load_settings() -> Settings:
     """Read configuration once, at the entry point."""

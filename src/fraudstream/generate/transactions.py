@@ -34,6 +34,11 @@ logger = logging.getLogger(__name__)
 GeneratorConfig = GeneratorSettings
 
 
+def format_ids(raw: np.ndarray) -> list[str]:
+    """Transaction ids as strings: ``tx_`` and 16 hex digits."""
+    return [f"tx_{x:016x}" for x in raw.tolist()]
+
+
 class TransactionGenerator:
     """A seeded, endless stream of ``transaction.avsc`` records with ground truth.
 
@@ -113,13 +118,12 @@ class TransactionGenerator:
             self._pending = merged.take(order[due:])
             yield merged.take(order[:due])
 
-    def transaction_ids(self, n: int) -> list[str]:
-        """``n`` fresh, seed-determined transaction ids."""
-        raw = self.rng.integers(0, np.iinfo(np.int64).max, n, dtype=np.int64)
-        return [f"tx_{x:016x}" for x in raw.tolist()]
+    def transaction_ids(self, n: int) -> np.ndarray:
+        """``n`` fresh, seed-determined transaction id numbers (see :func:`format_ids`)."""
+        return self.rng.integers(0, np.iinfo(np.int64).max, n, dtype=np.int64)
 
-    def column_batches(self, count: int) -> Iterator[tuple[Columns, list[str]]]:
-        """Chunks of events with their ids, ``count`` events in all."""
+    def column_batches(self, count: int) -> Iterator[tuple[Columns, np.ndarray]]:
+        """Chunks of events with their id numbers, ``count`` events in all."""
         left = count
         for chunk in self.chunks():
             if left <= 0:
@@ -134,7 +138,7 @@ class TransactionGenerator:
             raise ConfigError("count must be >= 0 and batch_size >= 1")
         buffer: list[dict[str, Any]] = []
         for cols, ids in self.column_batches(count):
-            buffer.extend(self.ids.to_records(cols, ids))
+            buffer.extend(self.ids.to_records(cols, format_ids(ids)))
             while len(buffer) >= batch_size:
                 yield buffer[:batch_size]
                 buffer = buffer[batch_size:]
@@ -144,4 +148,4 @@ class TransactionGenerator:
     def stream(self) -> Iterator[dict[str, Any]]:
         """An endless iterator of records in event-time order."""
         for chunk in self.chunks():
-            yield from self.ids.to_records(chunk, self.transaction_ids(len(chunk)))
+            yield from self.ids.to_records(chunk, format_ids(self.transaction_ids(len(chunk))))

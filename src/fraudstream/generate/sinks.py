@@ -1,0 +1,155 @@
+"""Where generated transactions go: Kafka (Avro), a JSONL file, or stdout.
+
+Every sink takes columnar chunks (:class:`Columns` and id numbers) so the Kafka
+sink can use the columnar Avro encoder; the text sinks write one JSON object per
+line with ``event_time`` as epoch milliseconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+import numpy as np
+import orjson
+
+from fraudstream.errors import BusError, ConfigError
+from fraudstream.generate.columns import Columns, IdTables
+from fraudstream.generate.encode import TransactionEncoder
+from fraudstream.settings import KafkaSettings
+
+logger = logging.getLogger(__name__)
+
+
+class Sink(Protocol):
+    """Takes chunks of generated events; ``close`` returns how many were not delivered."""
+
+    def write(self, cols: Columns, raw_ids: np.ndarray) -> None: ...
+
+    def close(self) -> int: ...
+
+
+class JsonLinesSink:
+    """One JSON record per line, to a file (``path``) or a binary stream (stdout)."""
+
+    def __init__(self, ids: IdTables, path: Path | None = None, stream: IO[bytes] | None = None):
+        from fraudstream.generate.transactions import format_ids
+
+        self._format_ids = format_ids
+        self._ids = ids
+        self._own = path is not None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._out: IO[bytes] = path.open("wb")
+        else:
+            self._out = stream if stream is not None else sys.stdout.buffer
+
+    def write(self, cols: Columns, raw_ids: np.ndarray) -> None:
+        records = self._ids.to_records(cols, self._format_ids(raw_ids))
+        dumps = orjson.dumps
+        self._out.write(b"\n".join([dumps(r) for r in records]) + b"\n")
+
+    def close(self) -> int:
+        self._out.flush()
+        if self._own:
+            self._out.close()
+        return 0
+
+
+class KafkaSink:
+    """Avro (Confluent wire format) to a Kafka topic, keyed by ``card_id``.
+
+    Uses librdkafka directly (the bus producer's settings: idempotent, acks=all,
+    the shared partitioner) with a delivery callback that counts failures; the
+    schema id comes from an :class:`~fraudstream.events.serde.AvroSerde`
+    registered with the configured registry.
+    """
+
+    def __init__(self, ids: IdTables, kafka: KafkaSettings, topic: str) -> None:
+        from confluent_kafka import Producer
+
+        from fraudstream.bus.kafka_probe import quiet_config
+        from fraudstream.bus.partitioner import KAFKA_PARTITIONER
+        from fraudstream.events.contracts import TRANSACTION
+        from fraudstream.events.registry import open_registry, subject_for
+        from fraudstream.events.serde import AvroSerde
+
+        serde = AvroSerde(TRANSACTION, open_registry(kafka), subject_for(topic))
+        self.encoder = TransactionEncoder(ids, serde.schema_id)
+        self.topic = topic
+        conf: dict[str, Any] = quiet_config(kafka.bootstrap_servers)
+        conf.update(
+            {
+                "client.id": f"{kafka.client_id}-generator",
+                "acks": "all",
+                "enable.idempotence": True,
+                "linger.ms": max(kafka.linger_ms, 20),
+                "batch.size": kafka.batch_size_bytes,
+                "compression.type": kafka.compression_type,
+                "partitioner": KAFKA_PARTITIONER,
+                "queue.buffering.max.messages": 1_000_000,
+                "queue.buffering.max.kbytes": 1_048_576,
+            }
+        )
+        self._producer = Producer(conf)
+        self.delivered = 0
+        self.failed = 0
+        self._first_error: str | None = None
+
+    def _on_delivery(self, err: Any, _msg: Any) -> None:
+        if err is None:
+            self.delivered += 1
+        else:
+            self.failed += 1
+            if self._first_error is None:
+                self._first_error = str(err)
+
+    def write(self, cols: Columns, raw_ids: np.ndarray) -> None:
+        keys, values = self.encoder.encode(cols, raw_ids)
+        self.send(keys, values)
+
+    def send(self, keys: list[bytes], values: list[bytes]) -> None:
+        """Produce already-encoded records (used by the benchmark as well)."""
+        produce, poll, topic, cb = (
+            self._producer.produce,
+            self._producer.poll,
+            self.topic,
+            self._on_delivery,
+        )
+        for key, value in zip(keys, values, strict=True):
+            try:
+                produce(topic, value, key, on_delivery=cb)
+            except BufferError:
+                poll(0.1)  # local queue full: serve delivery reports, then retry once more
+                produce(topic, value, key, on_delivery=cb)
+        poll(0)
+        if self._first_error is not None and self.failed > 0 and self.delivered == 0:
+            raise BusError(f"no record delivered to {topic!r}: {self._first_error}")
+
+    def close(self) -> int:
+        pending = int(self._producer.flush(60.0))
+        if self.failed:
+            logger.error("%d records not delivered: %s", self.failed, self._first_error)
+        return self.failed + pending
+
+
+def open_sink(
+    output: str,
+    ids: IdTables,
+    *,
+    path: Path | None = None,
+    kafka: KafkaSettings | None = None,
+    topic: str = "transactions",
+) -> Sink:
+    """The sink named by ``output`` (``kafka``, ``jsonl`` or ``stdout``)."""
+    if output == "jsonl":
+        if path is None:
+            raise ConfigError("--output jsonl needs --path")
+        return JsonLinesSink(ids, path=path)
+    if output == "stdout":
+        return JsonLinesSink(ids)
+    if output == "kafka":
+        return KafkaSink(ids, kafka or KafkaSettings(), topic)
+    raise ConfigError(f"unknown output {output!r}; choose kafka, jsonl or stdout")
