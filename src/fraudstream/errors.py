@@ -23,6 +23,7 @@ Tree::
     ├── StoreError                  the database failed (the sink backs off and retries)
     ├── NotFoundError               404
     ├── ConflictError               409
+    ├── NotReadyError               503 (a service part is not loaded, e.g. no detector)
     ├── AuthError                   401 (no or unknown API key)
     └── ForbiddenError              403 (key lacks the role)
 """
@@ -136,6 +137,13 @@ class ConflictError(FraudstreamError):
 
     http_status = 409
     reason_code = "conflict"
+
+
+class NotReadyError(FraudstreamError):
+    """A part the request needs is not available (no detector loaded, shutting down)."""
+
+    http_status = 503
+    reason_code = "not_ready"
 
 
 class AuthError(FraudstreamError):

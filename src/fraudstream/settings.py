@@ -79,6 +79,7 @@ class DatabaseSettings(BaseModel):
     echo_sql: bool = False
     pool_size: int = Field(5, ge=1)
     connect_timeout_s: int = Field(5, ge=1)
+    migrate_on_start: bool = True
     # The sink: records per database transaction, and its back-off while the database is down.
     sink_group_id: str = "fraudstream-sink"
     sink_batch_records: int = Field(2000, ge=1)
@@ -94,15 +95,37 @@ class PipelineSettings(BaseModel):
     max_batch_records: int = Field(1000, ge=1)
     commit_interval_ms: int = Field(100, ge=1)
     worker_id: str = "worker-0"
+    # Scorer by registry key: "amount-rule" is the placeholder (seed rule + card velocity).
+    detector: str = "amount-rule"
+    codec: Literal["avro", "json"] = "avro"
+    poll_timeout_ms: int = Field(20, ge=0)
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+
+
+class ApiKeySettings(BaseModel):
+    """One API key: who it is (recorded in the audit trail) and the roles it carries."""
+
+    name: str = Field(min_length=1, max_length=64)
+    key: SecretStr
+    roles: list[Literal["ingest", "analyst", "admin"]] = Field(min_length=1)
 
 
 class ApiSettings(BaseModel):
-    """The HTTP service."""
+    """The HTTP service.
+
+    ``api_keys`` is a JSON list in the environment, e.g.
+    ``FRAUDSTREAM_API__API_KEYS='[{"name": "shop", "key": "...", "roles": ["ingest"]}]'``.
+    With no keys configured every protected route answers 401.
+    """
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     max_body_bytes: int = Field(1_048_576, ge=1)
     card_hash_key: SecretStr = SecretStr("change-me-in-production")
+    api_keys: list[ApiKeySettings] = Field(default_factory=list)
+    max_batch_payments: int = Field(1000, ge=1)
+    ledger_max_batch: int = Field(512, ge=1)
+    access_log: bool = False
 
 
 class GeneratorSettings(BaseModel):

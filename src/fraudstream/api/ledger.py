@@ -1,0 +1,180 @@
+"""Group commit of accepted payments and their idempotency keys.
+
+Writing one row per request in its own transaction would cap ingest at the
+database's commit rate and block the event loop. Instead the request handlers
+hand their rows to one writer thread, which takes everything queued (up to
+``max_batch``), writes it in ONE transaction and wakes the handlers. A request
+is answered only after its rows are committed, so a 202 is durable.
+
+Idempotency: each ``Idempotency-Key`` (scoped by the caller's API-key name) is
+inserted with ``ON CONFLICT DO NOTHING`` and read back. The entry whose
+payment id is stored won: its payment is new and gets published. Any other
+entry with the same key and the same request hash is a replay (same payment
+id, not published again); with a different hash it is a conflict (409). This
+holds across batches, threads and API processes, because the database decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, Table, delete, select
+
+from fraudstream.errors import ConflictError, FraudstreamError, StoreError
+from fraudstream.store.db import store_errors
+from fraudstream.store.models import IdempotencyKey, Payment, utcnow
+from fraudstream.store.repository import upsert
+
+logger = logging.getLogger(__name__)
+
+_KEYS: Table = IdempotencyKey.__table__  # type: ignore[assignment]
+_PAYMENTS: Table = Payment.__table__  # type: ignore[assignment]
+
+
+@dataclass(slots=True)
+class Entry:
+    """One payment waiting to be recorded."""
+
+    payment: dict[str, Any]
+    idempotency_key: str | None
+    request_hash: str
+    # Filled in by the writer:
+    payment_id: str = ""
+    created: bool = False
+    error: FraudstreamError | None = None
+    future: asyncio.Future[None] | None = field(default=None, repr=False)
+
+
+class IngestLedger:
+    """The writer thread behind ``POST /api/v1/payments``.
+
+    Example:
+        >>> import asyncio
+        >>> from fraudstream.settings import DatabaseSettings
+        >>> from fraudstream.store.db import make_engine
+        >>> from fraudstream.store.migrate import upgrade
+        >>> engine = make_engine(DatabaseSettings(url="sqlite://")); upgrade(engine)
+        >>> ledger = IngestLedger(engine); ledger.start()
+        >>> row = {"payment_id": "p1"}  # a real row carries every column of ``payments``
+        >>> ledger.stop()
+    """
+
+    def __init__(self, engine: Engine, *, max_batch: int = 512) -> None:
+        self.engine = engine
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue[tuple[asyncio.AbstractEventLoop, list[Entry]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="ingest-ledger", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    async def record(self, entries: list[Entry]) -> None:
+        """Record ``entries``; on return each has ``payment_id``, ``created`` or ``error``."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        for e in entries:
+            e.future = done
+        self._queue.put((loop, entries))
+        await done
+
+    # -- the writer thread ---------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            groups = [item]
+            size = len(item[1])
+            while size < self.max_batch:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._queue.put(None)  # stop after this batch
+                    break
+                groups.append(nxt)
+                size += len(nxt[1])
+            entries = [e for _, es in groups for e in es]
+            try:
+                self.write(entries)
+            except FraudstreamError as err:
+                for e in entries:
+                    e.error = err
+            except Exception as exc:  # never leave a request hanging
+                logger.exception("ledger: unexpected failure")
+                for e in entries:
+                    e.error = StoreError(f"ledger failure: {type(exc).__name__}")
+            for loop, es in groups:
+                fut = es[0].future
+                if fut is not None:
+                    loop.call_soon_threadsafe(_resolve, fut)
+
+    def write(self, entries: list[Entry]) -> None:
+        """Record ``entries`` in one transaction (the writer thread calls this)."""
+        now = utcnow()
+        keyed = [e for e in entries if e.idempotency_key is not None]
+        with store_errors("payment ledger write"), self.engine.begin() as conn:
+            if keyed:
+                rows = [
+                    {
+                        "key": e.idempotency_key,
+                        "request_hash": e.request_hash,
+                        "payment_id": e.payment["payment_id"],
+                        "created_at": now,
+                    }
+                    for e in keyed
+                ]
+                # First entry per key wins inside the batch; the database decides across batches.
+                upsert(conn, _KEYS, list(reversed(rows)), ["key"], update_columns=[])
+                keys = sorted({r["key"] for r in rows})
+                stored = {
+                    k: (h, p)
+                    for k, h, p in conn.execute(
+                        select(_KEYS.c.key, _KEYS.c.request_hash, _KEYS.c.payment_id).where(
+                            _KEYS.c.key.in_(keys)
+                        )
+                    )
+                }
+            new_payments = []
+            for e in entries:
+                pid = e.payment["payment_id"]
+                e.payment_id, e.created = pid, True
+                if e.idempotency_key is not None:
+                    h, stored_pid = stored[e.idempotency_key]
+                    if stored_pid != pid:
+                        e.created = False
+                        e.payment_id = stored_pid
+                        if h != e.request_hash:
+                            e.error = ConflictError(
+                                "Idempotency-Key was already used with a different request body"
+                            )
+                if e.created:
+                    new_payments.append(e.payment)
+            if new_payments:
+                upsert(conn, _PAYMENTS, new_payments, ["payment_id"], update_columns=[])
+
+    def forget(self, payment_ids: list[str]) -> None:
+        """Undo recorded payments whose publication failed, so a retry publishes them."""
+        with store_errors("payment ledger undo"), self.engine.begin() as conn:
+            conn.execute(delete(_KEYS).where(_KEYS.c.payment_id.in_(payment_ids)))
+            conn.execute(delete(_PAYMENTS).where(_PAYMENTS.c.payment_id.in_(payment_ids)))
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)

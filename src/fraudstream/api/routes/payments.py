@@ -1,0 +1,126 @@
+"""``/api/v1/payments``: ingest (single and batch, idempotent) and status lookup."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Header, status
+from sqlalchemy import select
+
+from fraudstream.api.deps import DbSession, Ingestor, Scorer, Services, ServicesDep
+from fraudstream.api.ingest import prepare
+from fraudstream.api.ledger import Entry
+from fraudstream.api.schemas import (
+    ErrorPublic,
+    PaymentAccepted,
+    PaymentBatchAccepted,
+    PaymentBatchCreate,
+    PaymentCreate,
+    PaymentPublic,
+    ScorePublic,
+)
+from fraudstream.api.security import Principal
+from fraudstream.errors import BusError, NotFoundError, StoreError, ValidationError
+from fraudstream.store.models import Payment, Score, utcnow
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api/v1/payments", tags=["payments"])
+
+ERRORS: dict[int | str, dict[str, object]] = {
+    code: {"model": ErrorPublic} for code in (401, 403, 409, 413, 422, 503)
+}
+IdemKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=128,
+        pattern=r"^[!-~]+$",
+        description="Same key and body: same payment id, published once.",
+    ),
+]
+
+
+async def _ingest(
+    services: Services, user: Principal, items: list[tuple[PaymentCreate, str | None]]
+) -> list[Entry]:
+    """Record and publish; entries come back with ``payment_id`` and ``created`` or ``error``."""
+    now = utcnow()
+    entries, records = [], []
+    for p, key in items:
+        prep = prepare(p, card_key=services.card_key, now=now)
+        scoped = f"{user.name}:{key}" if key is not None else None
+        entries.append(Entry(prep.row, scoped, prep.request_hash))
+        records.append(prep.record)
+    await services.ledger.record(entries)
+    failed = [e.error for e in entries if isinstance(e.error, StoreError)]
+    if failed:
+        raise failed[0]
+    fresh = [(e, rec) for e, rec in zip(entries, records, strict=True) if e.created]
+    if fresh:
+        try:
+            services.publisher.transactions([rec for _, rec in fresh])
+        except BusError:
+            services.ledger.forget([e.payment_id for e, _ in fresh])
+            raise
+    return entries
+
+
+@router.post(
+    "", status_code=status.HTTP_202_ACCEPTED, response_model=PaymentAccepted, responses=ERRORS
+)
+async def create_payment(
+    payment: PaymentCreate, services: ServicesDep, user: Ingestor, idempotency_key: IdemKey = None
+) -> PaymentAccepted:
+    """Validate a payment, record it and publish it to ``transactions``; 202 with its id."""
+    (entry,) = await _ingest(services, user, [(payment, idempotency_key)])
+    if entry.error is not None:
+        raise entry.error
+    return PaymentAccepted(payment_id=entry.payment_id, replayed=not entry.created)
+
+
+@router.post(
+    "/batch",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=PaymentBatchAccepted,
+    responses=ERRORS,
+)
+async def create_payments(
+    batch: PaymentBatchCreate, services: ServicesDep, user: Ingestor
+) -> PaymentBatchAccepted:
+    """Bulk ingest; each item may carry its own ``idempotency_key``.
+
+    An item whose key was used with another body is not published and carries ``error``.
+    """
+    limit = services.settings.api.max_batch_payments
+    if len(batch.payments) > limit:
+        raise ValidationError(f"at most {limit} payments per batch", field="payments")
+    entries = await _ingest(services, user, [(p, p.idempotency_key) for p in batch.payments])
+    return PaymentBatchAccepted(
+        payments=[
+            PaymentAccepted(
+                payment_id=e.payment_id,
+                replayed=not e.created,
+                error=None if e.error is None else e.error.message,
+            )
+            for e in entries
+        ]
+    )
+
+
+@router.get(
+    "/{payment_id}", response_model=PaymentPublic, responses=ERRORS | {404: {"model": ErrorPublic}}
+)
+def get_payment(payment_id: str, user: Scorer, db: DbSession) -> PaymentPublic:
+    """A payment's status and, once the stream scored it, its score."""
+    payment = db.get(Payment, payment_id)
+    if payment is None:
+        raise NotFoundError(f"no payment {payment_id!r}")
+    score = db.scalars(select(Score).where(Score.transaction_id == payment.transaction_id)).first()
+    out = PaymentPublic.model_validate(payment)
+    if score is not None:
+        out.status = "SCORED"
+        out.score = ScorePublic.model_validate(score)
+    return out
