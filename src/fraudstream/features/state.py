@@ -1,0 +1,60 @@
+"""Compact binary state of the online features (layout documented in ``online``).
+
+Helpers to read all keys of a batch with one ``frombuffer`` and write them back
+with one ``tobytes``; shared by the per-kind updaters.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fraudstream.detect.base import KeyValueStore
+from fraudstream.features.windows import dense_ids, run_ends
+
+EVENT = np.dtype([("t", "<i8"), ("amount", "<f8")])
+CARD = np.dtype([("t", "<i8"), ("amount", "<f8"), ("a", "<i8"), ("b", "<i8")])
+EMPTY_CARD = bytes(2 * CARD.itemsize)
+STATE_PREFIX = "w1/"
+
+
+def ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Concatenated ``arange(s, s + l)`` for each pair, vectorised."""
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    ends = np.cumsum(lengths)
+    return np.repeat(starts - (ends - lengths), lengths) + np.arange(total)
+
+
+def group_keys(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[object]]:
+    """(batch rows with a key, group id per such row, distinct keys in first-seen order)."""
+    index: dict[object, int] = {}
+    setdefault = index.setdefault
+    present = values != None  # noqa: E711 (elementwise comparison on an object array)
+    if present.all():
+        rows = np.arange(values.shape[0])
+        kept = values
+    else:
+        rows = np.flatnonzero(present)
+        kept = values[rows]
+    gid = [setdefault(v, len(index)) for v in kept]
+    return rows, np.asarray(gid, dtype=np.int64), list(index)
+
+
+def tail_mask(gid: np.ndarray, t: np.ndarray, keep_ms: int, cap: int) -> np.ndarray:
+    """Rows to keep per group: within ``keep_ms`` of the group's last time, last ``cap``."""
+    n = gid.shape[0]
+    last = np.flatnonzero(run_ends(gid))
+    dense = dense_ids(gid)
+    last_row = last[dense]
+    return (t > t[last_row] - keep_ms) & (last_row - np.arange(n) < cap)
+
+
+def write_groups(
+    store: KeyValueStore, prefix: str, keys: list[object], buf: bytes, counts: np.ndarray, size: int
+) -> None:
+    """Write ``buf`` (records of ``size`` bytes, grouped by key) back, one put per key."""
+    ends = np.cumsum(counts) * size
+    put = store.put
+    for key, start, end in zip(keys, (ends - counts * size).tolist(), ends.tolist(), strict=True):
+        put(prefix + key if type(key) is str else prefix + str(key), buf[start:end])
