@@ -70,6 +70,32 @@ STATE_RESTORED = Counter(
     "Changelog records replayed into state stores", ["worker"],
 )  # fmt: skip
 
+# -- detection (features, rules, decision) ----------------------------------------------
+RULE_HITS = Counter(
+    "fraudstream_rule_hits_total", "Transactions a rule fired on (shadow rules included)",
+    ["rule", "ruleset_version", "shadow"],
+)  # fmt: skip
+RULESET_RELOADS = Counter(
+    "fraudstream_ruleset_reloads_total", "Rule-set reload attempts by outcome", ["outcome"]
+)
+LIST_HITS = Counter(
+    "fraudstream_list_hits_total", "Transactions matched by an allow/block list",
+    ["list", "field"],
+)  # fmt: skip
+DECISIONS = Counter(
+    "fraudstream_decisions_total", "Decisions by action", ["action", "model_version"]
+)
+ALERTS_DOWNGRADED = Counter(
+    "fraudstream_alerts_downgraded_total", "REVIEW decisions downgraded by the alert budget"
+)
+ADAPTIVE_THRESHOLD = Gauge(
+    "fraudstream_adaptive_threshold", "Current adaptive REVIEW threshold on the fraud score"
+)
+DETECTOR_MODEL_SWAPS = Counter(
+    "fraudstream_detector_model_swaps_total", "Champion models hot-swapped into scoring",
+    ["model_version"],
+)  # fmt: skip
+
 
 def serve_metrics(port: int, addr: str = "127.0.0.1") -> None:
     """Expose the default registry on ``http://addr:port/metrics`` (a daemon thread)."""
