@@ -32,6 +32,13 @@ from fraudstream.generate.commands import generate_app  # noqa: E402
 
 app.add_typer(generate_app, name="generate")
 
+from fraudstream.api.commands import api_command  # noqa: E402
+from fraudstream.store.commands import db_app, sink_command  # noqa: E402
+
+app.add_typer(db_app, name="db")
+app.command("sink")(sink_command)
+app.command("api")(api_command)
+
 
 def load_settings() -> Settings:
     """Read configuration once, at the entry point."""

@@ -37,6 +37,7 @@ from fraudstream.detect.base import Detector
 from fraudstream.errors import FraudstreamError
 from fraudstream.events.registry import open_registry
 from fraudstream.pipeline.state import PartitionStore
+from fraudstream.pipeline.wiring import register_all
 from fraudstream.settings import Settings
 from fraudstream.store.db import make_engine, make_session_factory
 from fraudstream.store.migrate import upgrade
@@ -95,9 +96,11 @@ def create_app(
         the_bus = bus if bus is not None else open_bus(settings)
         the_bus.create_topics(settings.topics.partition_counts())
         producer = the_bus.producer()
+        registry = open_registry(settings.kafka)
+        register_all(registry, settings.topics)  # stable schema ids across processes
         publisher = Publisher(
             producer,
-            open_registry(settings.kafka),
+            registry,
             settings.topics.transactions,
             settings.topics.feedback,
         )

@@ -1,0 +1,32 @@
+"""``fraudstream api``: serve the HTTP API with uvicorn (one process)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+
+def api_command(
+    host: Annotated[str | None, typer.Option(help="Default: api.host.")] = None,
+    port: Annotated[int | None, typer.Option(help="Default: api.port.")] = None,
+) -> None:
+    """Serve the API (uvloop + httptools when installed)."""
+    import logging
+
+    import uvicorn
+
+    from fraudstream.api.app import create_app
+    from fraudstream.cli import load_settings
+
+    settings = load_settings()
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.api.host,
+        port=port or settings.api.port,
+        access_log=settings.api.access_log,
+        log_level=settings.log_level.lower(),
+    )
