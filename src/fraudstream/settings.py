@@ -152,6 +152,30 @@ class GeneratorSettings(BaseModel):
     )
 
 
+class DetectionSettings(BaseModel):
+    """Online detection: features, rules, decision policy (see docs/detection.md)."""
+
+    rules_path: Path | None = None  # None: the packaged detect/rules/default.yaml
+    rules_check_interval_s: float = Field(5.0, gt=0.0)
+    model_check_interval_s: float = Field(30.0, gt=0.0)
+    use_model: bool = True  # False: rules-only even when a champion model is promoted
+    medium_threshold: float = Field(0.3, ge=0.0, le=1.0)
+    review_threshold: float = Field(0.6, ge=0.0, le=1.0)
+    block_threshold: float = Field(0.9, ge=0.0, le=1.0)
+    adaptive_threshold: bool = False
+    adaptive_quantile: float = Field(0.99, gt=0.0, lt=1.0)
+    adaptive_window: int = Field(10_000, ge=1)
+    adaptive_floor: float = Field(0.3, ge=0.0, le=1.0)
+    adaptive_ceiling: float = Field(0.9, ge=0.0, le=1.0)
+    adaptive_min_samples: int = Field(1_000, ge=1)
+    alert_budget: int | None = Field(None, ge=0)  # max REVIEW+BLOCK per period; None: off
+    alert_budget_period_s: int = Field(3_600, ge=1)
+    explain_top_k: int = Field(3, ge=0)
+    explain_all: bool = False  # False: model reasons for REVIEW/BLOCK rows only (cheaper)
+    max_events_per_key: int = Field(1024, ge=1)
+    max_seen_per_card: int = Field(32, ge=1)
+
+
 class Settings(BaseSettings):
     """Everything a fraudstream process can be configured with.
 
@@ -180,3 +204,4 @@ class Settings(BaseSettings):
     pipeline: PipelineSettings = PipelineSettings()
     api: ApiSettings = ApiSettings()
     generator: GeneratorSettings = GeneratorSettings()
+    detection: DetectionSettings = DetectionSettings()
