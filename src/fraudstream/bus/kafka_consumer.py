@@ -132,6 +132,18 @@ class KafkaConsumer:
             lambda: self._c.seek(_RdTopicPartition(tp.topic, tp.partition, offset)), f"seek {tp}"
         )
 
+    def position(self, tp: TopicPartition) -> int:
+        """The offset of the next record to read from ``tp`` (-1 before the first fetch).
+
+        Unlike "last record + 1" it moves past transaction control records, which
+        is how a state restore knows it reached the end of a changelog partition.
+        """
+        try:
+            got = self._c.position([_RdTopicPartition(tp.topic, tp.partition)])
+        except KafkaException as exc:
+            raise map_kafka_error(exc, f"position of {tp}") from exc
+        return max(int(got[0].offset), -1)
+
     def assignment(self) -> list[TopicPartition]:
         return sorted(_ours(self._c.assignment()))
 

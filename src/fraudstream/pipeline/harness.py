@@ -56,7 +56,8 @@ def run_pipeline(
 
     Example:
         >>> run = run_pipeline([{"transaction_id": "t1", "card_id": "c1", "amount": 950.0,
-        ...     "event_time": 1_700_000_000_000, "account_id": "a", "customer_id": "u", "merchant_id": "m",
+        ...     "event_time": 1_700_000_000_000, "account_id": "a", "customer_id": "u",
+        ...     "merchant_id": "m",
         ...     "merchant_category": "retail", "merchant_country": "FR",
         ...     "customer_country": "FR", "currency": "EUR", "channel": "POS",
         ...     "tx_type": "PURCHASE"}], partitions=2, clock=lambda: 1.7e9)

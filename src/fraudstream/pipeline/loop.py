@@ -57,6 +57,8 @@ class WorkerStats:
     rebalances: int = 0
     restored: int = 0
     exit_reason: str = "running"
+    first_record_s: float | None = None  # time.monotonic() of the first record read
+    last_commit_s: float | None = None  # time.monotonic() of the last commit
     dead_by_reason: dict[str, int] = field(default_factory=dict)
 
 
@@ -110,9 +112,11 @@ class ScoringWorker:
         self._txn_records = 0
         self._txn_first_ts: list[np.ndarray] = []
         self._fatal: str | None = None
+        self._last_data = time.monotonic()
         self._restore_consumer: Consumer | None = None
         self._w = config.worker_id
         self.producer = bus.transactional_producer(config.transactional_id)
+        self._produce_batch = getattr(self.producer, "produce_batch", None)
         self.consumer = bus.consumer(config.group_id, read_committed=True)
 
     # -- main loop ------------------------------------------------------------------
@@ -130,7 +134,7 @@ class ScoringWorker:
             on_revoke=self._on_revoke,
             on_lost=self._on_lost,
         )
-        last_data = time.monotonic()
+        self._last_data = time.monotonic()
         try:
             while not stop.is_set() and self._fatal is None:
                 msgs = self.consumer.poll_batch(self.cfg.max_batch_records, self.cfg.poll_timeout_s)
@@ -138,7 +142,7 @@ class ScoringWorker:
                     break
                 now = time.monotonic()
                 if msgs:
-                    last_data = now
+                    self._last_data = now
                     self._process(msgs)
                 if self._txn_open and (
                     self._txn_records >= self.cfg.max_batch_records
@@ -147,7 +151,12 @@ class ScoringWorker:
                     self._commit()
                     if on_commit is not None:
                         on_commit(self)
-                if idle_exit_s is not None and not self._txn_open and now - last_data > idle_exit_s:
+                if (
+                    idle_exit_s is not None
+                    and not self._txn_open
+                    and self.stores  # idle means: assigned, and nothing came
+                    and now - self._last_data > idle_exit_s
+                ):
                     self.stats.exit_reason = "idle"
                     break
             if self._fatal is None and self._txn_open:
@@ -174,15 +183,22 @@ class ScoringWorker:
         result = self.processor.process(msgs, self._store, int(read_ms), read_ms)
         m.PROCESSING_SECONDS.labels(self._w).observe(time.perf_counter() - t0)
         m.BATCH_SIZE.labels(self._w).observe(len(msgs))
-        produce = self.producer.produce
         try:
-            for r in result.records:
-                produce(r.topic, r.value, r.key, partition=r.partition, timestamp_ms=r.timestamp_ms)
+            if self._produce_batch is not None:  # Kafka: no per-record callbacks
+                self._produce_batch(result.records)
+            else:
+                produce = self.producer.produce
+                for r in result.records:
+                    produce(
+                        r.topic, r.value, r.key, partition=r.partition, timestamp_ms=r.timestamp_ms
+                    )
         except AbortableTransactionError as exc:
             self._abort_and_rewind(f"produce: {exc}")
             return
         except FatalBusError as exc:
             self._die(exc)
+        if self.stats.first_record_s is None:
+            self.stats.first_record_s = time.monotonic()
         for msg in msgs:
             self._offsets[msg.tp] = msg.offset + 1
         self._txn_records += len(msgs)
@@ -238,6 +254,7 @@ class ScoringWorker:
         m.TXN_COMMIT_SECONDS.labels(self._w).observe(time.perf_counter() - t0)
         m.TXN_COMMITS.labels(self._w).inc()
         self.stats.commits += 1
+        self.stats.last_commit_s = time.monotonic()
         self._reset_txn()
 
     def _reset_txn(self) -> None:
@@ -316,6 +333,7 @@ class ScoringWorker:
         m.REBALANCES.labels(self._w, "assign").inc()
         for tp in partitions:
             self.stores[tp] = self._restore(tp)
+        self._last_data = time.monotonic()
         m.ASSIGNED_PARTITIONS.labels(self._w).set(len(self.stores))
         logger.info("worker %s: assigned %s", self._w, _fmt(partitions))
 

@@ -30,9 +30,11 @@ Record = dict[str, Any]
 DecodeMany = Callable[[Sequence[bytes | None]], list[Record | RecordError]]
 ValidateMany = Callable[[list[Record], int], Sequence[RecordError | None]]
 EncodeMany = Callable[[Sequence[Record]], list[bytes]]
+# (input records, their decision fields, their original bytes) -> output bytes
+EncodeOutputs = Callable[[Sequence[Record], Sequence[Record], Sequence[bytes | None]], list[bytes]]
 ScoreBatch = Callable[[list[Record], PartitionStore], Decisions]
 BuildOutputs = Callable[[list[Record], Decisions, int, float], tuple[list[Record], list[int]]]
-BuildAlert = Callable[[Record], Record]
+BuildAlert = Callable[[Record, Record], Record]
 
 
 class OutRecord(NamedTuple):
@@ -49,8 +51,10 @@ class OutRecord(NamedTuple):
 class Route:
     """How one input topic is processed: its codec, validation, scorer and outputs.
 
-    ``build`` turns scored records into output records and the indexes of those
-    flagged; ``alert`` turns a flagged output record into an alert (None: no alerts).
+    ``build`` turns decisions into the decision fields of each output record (the
+    output is the input record plus these) and the indexes of those flagged;
+    ``encode_output`` encodes input + decision fields (it may reuse the input's
+    bytes); ``alert`` turns a flagged record and its decision fields into an alert.
     """
 
     input_topic: str
@@ -60,7 +64,7 @@ class Route:
     validate: ValidateMany
     score: ScoreBatch
     build: BuildOutputs
-    encode_output: EncodeMany
+    encode_output: EncodeOutputs
     alert_topic: str | None = None
     alert: BuildAlert | None = None
     encode_alert: EncodeMany | None = None
@@ -159,16 +163,16 @@ class Processor:
                 continue
             smsgs, srecs, decisions = scored
             latency = 0.0 if read_ms is None else max(0.0, now_ms - read_ms)
-            outputs, flagged = route.build(srecs, decisions, now_ms, latency)
-            values = route.encode_output(outputs)
+            extra, flagged = route.build(srecs, decisions, now_ms, latency)
+            values = route.encode_output(srecs, extra, [m.value for m in smsgs])
             for m, v in zip(smsgs, values, strict=True):
                 result.records.append(OutRecord(route.output_topic, m.key, v, None, m.timestamp_ms))
-            result.scored[route.input_topic] += len(outputs)
+            result.scored[route.input_topic] += len(extra)
             if self.keep_outputs:
-                result.outputs.extend(outputs)
+                result.outputs.extend({**r, **x} for r, x in zip(srecs, extra, strict=True))
             if flagged and route.alert is not None and route.alert_topic is not None:
                 assert route.encode_alert is not None
-                alerts = [route.alert(outputs[i]) for i in flagged]
+                alerts = [route.alert(srecs[i], extra[i]) for i in flagged]
                 for i, v in zip(flagged, route.encode_alert(alerts), strict=True):
                     m = smsgs[i]
                     result.records.append(

@@ -37,9 +37,10 @@ def restore_partition(
         (b'v', 1)
     """
     store = PartitionStore(changelog.partition)
+    # The restore consumer's group never commits, so it starts at the low watermark
+    # (auto.offset.reset=earliest); librdkafka cannot seek before the first fetch.
     consumer.assign([changelog])
     low, high = consumer.watermarks(changelog)
-    consumer.seek(changelog, low)
     count = 0
     deadline = time.monotonic() + timeout_s
     t0 = time.perf_counter()

@@ -16,7 +16,7 @@ import orjson
 from fraudstream.detect.base import Decisions, Detector
 from fraudstream.errors import DecodeError, RecordError, SchemaValidationError
 from fraudstream.events.batch import TransactionBatch
-from fraudstream.pipeline.processor import EncodeMany, Route, ValidateMany
+from fraudstream.pipeline.processor import EncodeMany, EncodeOutputs, Route, ValidateMany
 from fraudstream.pipeline.state import PartitionStore
 
 Record = dict[str, Any]
@@ -41,7 +41,7 @@ TRANSACTION_REQUIRED = (
 def build_scored(
     records: list[Record], d: Decisions, now_ms: int, latency_ms: float
 ) -> tuple[list[Record], list[int]]:
-    """Scored-transaction records (input fields + decision) and the flagged indexes."""
+    """The decision fields of each scored transaction, and the flagged indexes."""
     scores = d.fraud_score.tolist()
     risks = d.risk_level.tolist()
     actions = d.action.tolist()
@@ -53,7 +53,6 @@ def build_scored(
         feats = [None] * len(records)
     out = [
         {
-            **rec,
             "fraud_score": scores[i],
             "risk_level": risks[i],
             "action": actions[i],
@@ -64,27 +63,27 @@ def build_scored(
             "model_scores": None,
             "features": feats[i],
         }
-        for i, rec in enumerate(records)
+        for i in range(len(records))
     ]
     flagged = np.flatnonzero(d.flagged).tolist()
     return out, flagged
 
 
-def build_alert(scored: Record) -> Record:
-    """The alert of a flagged scored transaction (BLOCK for CRITICAL, REVIEW for HIGH)."""
+def build_alert(tx: Record, scored: Record) -> Record:
+    """The alert of a flagged transaction (BLOCK for CRITICAL, REVIEW for HIGH)."""
     return {
-        "transaction_id": scored["transaction_id"],
-        "card_id": scored["card_id"],
-        "amount": scored["amount"],
-        "currency": scored["currency"],
-        "merchant_id": scored["merchant_id"],
+        "transaction_id": tx["transaction_id"],
+        "card_id": tx["card_id"],
+        "amount": tx["amount"],
+        "currency": tx["currency"],
+        "merchant_id": tx["merchant_id"],
         "fraud_score": scored["fraud_score"],
         "risk_level": scored["risk_level"],
         "action": "BLOCK" if scored["action"] == "BLOCK" else "REVIEW",
         "reasons": scored["reasons"],
         "model_version": scored["model_version"],
         "created_at": scored["scored_at"],
-        "event_time": scored["event_time"],
+        "event_time": tx["event_time"],
     }
 
 
@@ -104,7 +103,7 @@ def transaction_route(
     alerts_topic: str,
     detector: Detector,
     decode: Any,
-    encode_scored: EncodeMany,
+    encode_scored: EncodeOutputs,
     encode_alert: EncodeMany,
     validate: ValidateMany,
 ) -> Route:
@@ -146,6 +145,13 @@ def json_decode_transactions(values: Sequence[bytes | None]) -> list[Record | Re
             continue
         out.append(rec)
     return out
+
+
+def json_encode_outputs(
+    records: Sequence[Record], extra: Sequence[Record], _raw: Sequence[bytes | None]
+) -> list[bytes]:
+    """Encode input + decision fields as one JSON object each."""
+    return [orjson.dumps({**r, **x}, default=_default) for r, x in zip(records, extra, strict=True)]
 
 
 def json_encode(records: Sequence[Record]) -> list[bytes]:

@@ -27,10 +27,18 @@ from fraudstream.events.contracts import (
 from fraudstream.events.registry import SchemaRegistry, subject_for
 from fraudstream.events.serde import AvroSerde
 from fraudstream.events.validate import validate_transactions
-from fraudstream.pipeline.processor import DecodeMany, EncodeMany, Processor, Record
+from fraudstream.pipeline.encoders import ScoredEncoder
+from fraudstream.pipeline.processor import (
+    DecodeMany,
+    EncodeMany,
+    EncodeOutputs,
+    Processor,
+    Record,
+)
 from fraudstream.pipeline.routes import (
     json_decode_transactions,
     json_encode,
+    json_encode_outputs,
     transaction_route,
 )
 from fraudstream.settings import TopicSettings
@@ -80,7 +88,7 @@ def build_processor(
 ) -> Processor:
     """The transactions route with its codec; dead letters in Avro or JSON alike."""
     decode: DecodeMany
-    enc_scored: EncodeMany
+    enc_scored: EncodeOutputs
     enc_alert: EncodeMany
     enc_dead: EncodeMany
     if codec == "avro":
@@ -89,13 +97,15 @@ def build_processor(
 
             registry = InProcessRegistry()
         register_all(registry, topics)
-        decode = avro_decoder(serde_for(TRANSACTION, topics.transactions, registry))
-        enc_scored = serde_for(SCORED_TRANSACTION, topics.scores, registry).encode_many
+        tx_serde = serde_for(TRANSACTION, topics.transactions, registry)
+        decode = avro_decoder(tx_serde)
+        enc_scored = ScoredEncoder(tx_serde, serde_for(SCORED_TRANSACTION, topics.scores, registry))
         enc_alert = serde_for(ALERT, topics.alerts, registry).encode_many
         enc_dead = serde_for(DEAD_LETTER, topics.dead_letter, registry).encode_many
     else:
         decode = json_decode_transactions
-        enc_scored = enc_alert = enc_dead = json_encode
+        enc_scored = json_encode_outputs
+        enc_alert = enc_dead = json_encode
     route = transaction_route(
         input_topic=topics.transactions,
         scores_topic=topics.scores,
