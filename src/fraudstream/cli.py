@@ -40,6 +40,11 @@ app.command("sink")(sink_command)
 app.command("api")(api_command)
 
 
+from fraudstream.pipeline.commands import register as _register_pipeline  # noqa: E402
+
+_register_pipeline(app)  # score, run, dlq
+
+
 def load_settings() -> Settings:
     """Read configuration once, at the entry point."""
     return Settings()
