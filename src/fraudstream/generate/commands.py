@@ -14,11 +14,13 @@ from typing import Annotated
 import typer
 
 from fraudstream.errors import FraudstreamError
+from fraudstream.generate.clickstream_cmd import clickstream
 
 generate_app = typer.Typer(
     help="Simulated traffic: transactions with labelled fraud, click-streams.",
     no_args_is_help=True,
 )
+generate_app.command("clickstream")(clickstream)
 
 
 class Output(StrEnum):

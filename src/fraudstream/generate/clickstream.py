@@ -1,0 +1,262 @@
+"""Click-stream simulator: the shopper events of the seed's event producer, plus fraud bots.
+
+Legitimate traffic follows the seed exactly: the event type is drawn uniformly
+from five types; an error probability is drawn per event from U(0, 0.5) and
+decides SUCCESS or ERROR; only errors carry a 4xx/5xx code; only VIEW_PRODUCT
+and ADD_TO_CART carry a product id (1..10000); latency is 50..1500 ms; after
+each event a session ends with a small probability and a new user and
+session take its place, otherwise the session goes on. Many sessions run at
+once (``events_per_second`` x ``think_time_ms``), each with its own clock, so
+a person acts every few seconds while the stream as a whole runs at the
+configured rate.
+
+Fraud bots give the graph model something to find. A new session is a bot
+with ``bot_session_probability``, running one of two scripts:
+
+* ``checkout_hammer``: a card-testing bot adds one of a small set of *hot*
+  products to the cart, then fires CHECKOUT/PAYMENT in quick succession,
+  mostly failing (402/403/429/5xx), with fast scripted latencies.
+* ``scraper``: rapid SEARCH / VIEW_PRODUCT over consecutive product ids.
+
+Bots share the hot products, so bot sessions link up in the user-session-
+product graph. Ground truth is *not* part of the event (the schema stays the
+seed's): it travels beside it, as the Kafka header ``fraudstream-label`` and
+as ``is_fraud``/``fraud_scenario`` keys in JSONL output.
+
+Example:
+    >>> gen = ClickstreamGenerator(ClickstreamConfig(seed=7), start_time_ms=0)
+    >>> evs = gen.take(3)
+    >>> [e.event["event_type"] in EVENT_TYPES for e in evs]
+    [True, True, True]
+    >>> ClickstreamGenerator(ClickstreamConfig(seed=7), start_time_ms=0).take(3) == evs
+    True
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+EVENT_TYPES = ("ADD_TO_CART", "CHECKOUT", "PAYMENT", "SEARCH", "VIEW_PRODUCT")
+PRODUCT_EVENTS = frozenset({"VIEW_PRODUCT", "ADD_TO_CART"})
+STATUSES = ("SUCCESS", "ERROR")
+LABEL_HEADER = "fraudstream-label"
+SCENARIOS = ("checkout_hammer", "scraper")
+_UUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
+_UUID_SET = (0x4000 << 64) | (0x8000 << 48)
+_BOT_ERROR_CODES = (402, 402, 402, 403, 429, 429, 500, 503)
+
+
+@dataclass(frozen=True, slots=True)
+class ClickstreamConfig:
+    """Shape of the simulated traffic (one worker's stream).
+
+    Attributes:
+        seed: fixes the stream; worker ``i`` derives its own stream from it.
+        new_session_probability: after each legitimate event, the chance to
+            switch to a new user and session (the seed's 0.01).
+        returning_user_probability: chance that a new legitimate session
+            belongs to a user seen before (0: always a new user, as the seed).
+        bot_session_probability: chance that a new session is a fraud bot.
+        max_error_probability: per-event error probability is U(0, this).
+        events_per_second: mean event rate of the whole stream (one worker).
+        think_time_ms: mean time between two actions of one person.
+        n_products: product ids are 1..n_products.
+        n_hot_products: products the bots target.
+    """
+
+    seed: int = 42
+    new_session_probability: float = 0.01
+    returning_user_probability: float = 0.0
+    bot_session_probability: float = 0.02
+    max_error_probability: float = 0.5
+    events_per_second: float = 100.0
+    think_time_ms: float = 5_000.0
+    n_products: int = 10_000
+    n_hot_products: int = 20
+
+    def __post_init__(self) -> None:
+        for name in (
+            "new_session_probability",
+            "returning_user_probability",
+            "bot_session_probability",
+            "max_error_probability",
+        ):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {value}")
+        if (
+            min(self.events_per_second, self.think_time_ms, self.n_products, self.n_hot_products)
+            <= 0
+        ):
+            raise ValueError("rates, think time and product counts must be positive")
+
+    @property
+    def concurrent_sessions(self) -> int:
+        """How many sessions are open at once to reach ``events_per_second``."""
+        return max(1, round(self.events_per_second * self.think_time_ms / 1000.0))
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledEvent:
+    """A user event (fields of ``user_event.avsc``) and its ground truth."""
+
+    event: dict[str, Any]
+    is_fraud: bool
+    scenario: str | None = None
+
+    def label_headers(self) -> list[tuple[str, bytes]]:
+        """Kafka headers carrying the ground truth beside the Avro value."""
+        label = {"is_fraud": self.is_fraud, "fraud_scenario": self.scenario}
+        return [(LABEL_HEADER, orjson.dumps(label))]
+
+    def jsonl_record(self) -> dict[str, Any]:
+        """The event with ``is_fraud`` and ``fraud_scenario`` added (JSONL output)."""
+        return {**self.event, "is_fraud": self.is_fraud, "fraud_scenario": self.scenario}
+
+
+@dataclass(slots=True)
+class _Session:
+    user_id: str
+    session_id: str
+    scenario: str | None = None
+    script: list[tuple[str, int | None]] = field(default_factory=list)
+
+
+class ClickstreamGenerator:
+    """Deterministic stream of labelled user events for one worker.
+
+    Args:
+        config: traffic shape.
+        worker_id: workers with the same seed and different ids produce
+            different, reproducible streams.
+        start_time_ms: timestamp of the first event (epoch millis, UTC).
+    """
+
+    def __init__(
+        self, config: ClickstreamConfig, *, worker_id: int = 0, start_time_ms: int
+    ) -> None:
+        self.config = config
+        self._rng = random.Random(f"fraudstream-clickstream:{config.seed}:{worker_id}")
+        hot = random.Random(f"fraudstream-hot-products:{config.seed}")  # shared by all workers
+        n_hot = min(config.n_hot_products, config.n_products)
+        self.hot_products = tuple(hot.sample(range(1, config.n_products + 1), n_hot))
+        self._users: list[str] = []
+        self._seq = itertools.count()
+        # (next event time, tie-breaker, session): the session due first acts next
+        self._due: list[tuple[float, int, _Session]] = []
+        for _ in range(config.concurrent_sessions):
+            first = start_time_ms + self._rng.uniform(0.0, config.think_time_ms)
+            heapq.heappush(self._due, (first, next(self._seq), self._new_session()))
+
+    def __iter__(self) -> Iterator[LabelledEvent]:
+        while True:
+            yield self.next_event()
+
+    def take(self, n: int) -> list[LabelledEvent]:
+        """The next ``n`` events."""
+        return [self.next_event() for _ in range(n)]
+
+    def next_event(self) -> LabelledEvent:
+        """Generate the next event in time order and advance its session."""
+        rng, cfg = self._rng, self.config
+        at, _, s = heapq.heappop(self._due)
+        ts = int(at)
+        if s.scenario is None:
+            out = LabelledEvent(self._legit_event(s, ts), False, None)
+            ended = rng.random() < cfg.new_session_probability
+            gap = rng.expovariate(1.0 / cfg.think_time_ms)
+        else:
+            event_type, product_id = s.script.pop(0)
+            out = LabelledEvent(self._bot_event(s, event_type, product_id, ts), True, s.scenario)
+            ended = not s.script
+            gap = rng.uniform(50.0, 300.0)  # bots fire far faster than people
+        if ended:
+            s = self._new_session()
+        heapq.heappush(self._due, (at + gap, next(self._seq), s))
+        return out
+
+    # -- sessions
+    def _uuid(self) -> str:
+        # a version-4 UUID from the seeded generator (uuid4() would break determinism);
+        # formatted by hand because uuid.UUID(...) costs a third of the event
+        h = "%032x" % ((self._rng.getrandbits(128) & _UUID_CLEAR) | _UUID_SET)
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+    def _new_session(self) -> _Session:
+        rng, cfg = self._rng, self.config
+        if rng.random() < cfg.bot_session_probability:
+            scenario = SCENARIOS[rng.randrange(len(SCENARIOS))]
+            script = self._script(scenario)
+            return _Session(self._uuid(), self._uuid(), scenario, script)
+        if self._users and rng.random() < cfg.returning_user_probability:
+            user = self._users[rng.randrange(len(self._users))]
+        else:
+            user = self._uuid()
+            self._users.append(user)
+            if len(self._users) > 10_000:  # bounded memory on endless runs
+                self._users.pop(0)
+        return _Session(user, self._uuid())
+
+    def _script(self, scenario: str) -> list[tuple[str, int | None]]:
+        rng = self._rng
+        if scenario == "checkout_hammer":
+            product = self.hot_products[rng.randrange(len(self.hot_products))]
+            steps: list[tuple[str, int | None]] = [("ADD_TO_CART", product)]
+            for _ in range(rng.randint(15, 40)):
+                steps.append((rng.choice(("CHECKOUT", "PAYMENT", "PAYMENT")), None))
+            return steps
+        start = rng.randint(1, self.config.n_products)
+        out: list[tuple[str, int | None]] = []
+        for i in range(rng.randint(20, 60)):
+            pid = (start + i - 1) % self.config.n_products + 1
+            out.append(("SEARCH", None) if i % 5 == 0 else ("VIEW_PRODUCT", pid))
+        return out
+
+    # -- events
+    def _legit_event(self, s: _Session, ts: int) -> dict[str, Any]:
+        rng, cfg = self._rng, self.config
+        event_type = EVENT_TYPES[rng.randrange(5)]
+        error_probability = rng.uniform(0.0, cfg.max_error_probability)
+        has_error = rng.random() < error_probability
+        return {
+            "event_id": self._uuid(),
+            "user_id": s.user_id,
+            "session_id": s.session_id,
+            "event_type": event_type,
+            "event_timestamp": ts,
+            "request_latency_ms": rng.randint(50, 1500),
+            "status": "ERROR" if has_error else "SUCCESS",
+            "error_code": rng.randint(400, 599) if has_error else None,
+            "product_id": rng.randint(1, cfg.n_products) if event_type in PRODUCT_EVENTS else None,
+        }
+
+    def _bot_event(
+        self, s: _Session, event_type: str, product_id: int | None, ts: int
+    ) -> dict[str, Any]:
+        rng = self._rng
+        if s.scenario == "checkout_hammer":
+            has_error = event_type != "ADD_TO_CART" and rng.random() < 0.8
+            code = _BOT_ERROR_CODES[rng.randrange(len(_BOT_ERROR_CODES))] if has_error else None
+            latency = rng.randint(50, 200)
+        else:
+            has_error = rng.random() < 0.05
+            code = 429 if has_error else None
+            latency = rng.randint(50, 120)
+        return {
+            "event_id": self._uuid(),
+            "user_id": s.user_id,
+            "session_id": s.session_id,
+            "event_type": event_type,
+            "event_timestamp": ts,
+            "request_latency_ms": latency,
+            "status": "ERROR" if has_error else "SUCCESS",
+            "error_code": code,
+            "product_id": product_id if event_type in PRODUCT_EVENTS else None,
+        }

@@ -1,0 +1,211 @@
+"""Click-stream simulator: the seed's rules, session continuity, determinism, bots."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from fraudstream.bus.base import TopicPartition
+from fraudstream.bus.memory import MemoryBus
+from fraudstream.events.jsonio import read_jsonl
+from fraudstream.events.registry import InProcessRegistry
+from fraudstream.events.serde import AvroSerde
+from fraudstream.generate.clickstream import (
+    EVENT_TYPES,
+    LABEL_HEADER,
+    PRODUCT_EVENTS,
+    ClickstreamConfig,
+    ClickstreamGenerator,
+    LabelledEvent,
+)
+from fraudstream.generate.clickstream_run import RunOptions, publish_events, run_worker
+
+START = 1_767_225_600_000
+
+
+def stream(n: int, **over: Any) -> list[LabelledEvent]:
+    return ClickstreamGenerator(ClickstreamConfig(**over), start_time_ms=START).take(n)
+
+
+@pytest.fixture(scope="module")
+def events() -> list[LabelledEvent]:
+    return stream(20_000, seed=3, bot_session_probability=0.05)
+
+
+def test_seed_rules_hold_for_every_event(events: list[LabelledEvent]) -> None:
+    serde = AvroSerde("user_event", InProcessRegistry(), "user-events-value")
+    for le in events:
+        ev = le.event
+        assert ev["event_type"] in EVENT_TYPES
+        assert 50 <= ev["request_latency_ms"] <= 1500
+        if ev["status"] == "ERROR":
+            assert 400 <= ev["error_code"] <= 599
+        else:
+            assert ev["status"] == "SUCCESS" and ev["error_code"] is None
+        if ev["event_type"] in PRODUCT_EVENTS:
+            assert 1 <= ev["product_id"] <= 10_000
+        else:
+            assert ev["product_id"] is None
+        for key in ("event_id", "user_id", "session_id"):
+            assert uuid.UUID(ev[key]).version == 4
+        assert serde.decode(serde.encode(ev)) == ev  # fits the Avro contract
+
+
+def test_event_ids_unique_and_time_ordered(events: list[LabelledEvent]) -> None:
+    assert len({e.event["event_id"] for e in events}) == len(events)
+    ts = [e.event["event_timestamp"] for e in events]
+    assert ts == sorted(ts) and ts[0] >= START
+
+
+def test_all_five_types_and_both_statuses_occur(events: list[LabelledEvent]) -> None:
+    legit = [e.event for e in events if not e.is_fraud]
+    assert set(Counter(e["event_type"] for e in legit)) == set(EVENT_TYPES)
+    # error probability is U(0, 0.5) per event, so about a quarter of events fail
+    error_rate = sum(e["status"] == "ERROR" for e in legit) / len(legit)
+    assert 0.22 < error_rate < 0.28
+
+
+def test_a_session_belongs_to_one_user(events: list[LabelledEvent]) -> None:
+    owner: dict[str, str] = {}
+    for e in events:
+        assert owner.setdefault(e.event["session_id"], e.event["user_id"]) == e.event["user_id"]
+
+
+def test_session_continuity_follows_the_new_session_probability() -> None:
+    one_session = stream(
+        500,
+        seed=1,
+        new_session_probability=0.0,
+        bot_session_probability=0.0,
+        events_per_second=1.0,
+        think_time_ms=1000.0,
+    )
+    assert len({e.event["session_id"] for e in one_session}) == 1
+    always_new = stream(
+        300,
+        seed=1,
+        new_session_probability=1.0,
+        bot_session_probability=0.0,
+        events_per_second=1.0,
+        think_time_ms=1000.0,
+    )
+    assert len({e.event["session_id"] for e in always_new}) == 300
+    # p = 0.1: sessions last 10 events on average (geometric)
+    evs = stream(
+        20_000,
+        seed=2,
+        new_session_probability=0.1,
+        bot_session_probability=0.0,
+        events_per_second=1.0,
+        think_time_ms=1000.0,
+    )
+    sessions = len({e.event["session_id"] for e in evs})
+    assert 8.5 < len(evs) / sessions < 11.5
+
+
+def test_returning_users_open_new_sessions() -> None:
+    evs = stream(5000, seed=4, new_session_probability=0.2, returning_user_probability=0.5)
+    sessions_per_user: dict[str, set[str]] = defaultdict(set)
+    for e in evs:
+        sessions_per_user[e.event["user_id"]].add(e.event["session_id"])
+    assert max(len(s) for s in sessions_per_user.values()) > 1
+    seed_like = stream(5000, seed=4, new_session_probability=0.2)
+    per_user: dict[str, set[str]] = defaultdict(set)
+    for e in seed_like:
+        per_user[e.event["user_id"]].add(e.event["session_id"])
+    assert max(len(s) for s in per_user.values()) == 1
+
+
+def test_same_seed_same_stream_other_seed_or_worker_differs() -> None:
+    a = stream(2000, seed=9)
+    assert a == stream(2000, seed=9)
+    assert a != stream(2000, seed=10)
+    other_worker = ClickstreamGenerator(ClickstreamConfig(seed=9), worker_id=1, start_time_ms=START)
+    assert other_worker.take(2000) != a
+
+
+def test_bot_sessions_are_labelled_and_look_like_bots(events: list[LabelledEvent]) -> None:
+    by_session: dict[str, list[LabelledEvent]] = defaultdict(list)
+    for e in events:
+        by_session[e.event["session_id"]].append(e)
+    gen = ClickstreamGenerator(ClickstreamConfig(seed=3), start_time_ms=START)
+    hot = set(gen.hot_products)
+    bots = {s: evs for s, evs in by_session.items() if evs[0].is_fraud}
+    assert bots and len(bots) < len(by_session)
+    for evs in by_session.values():
+        # a session is wholly bot or wholly legitimate
+        assert len({(e.is_fraud, e.scenario) for e in evs}) == 1
+    for evs in bots.values():
+        scenario = evs[0].scenario
+        ts = [e.event["event_timestamp"] for e in evs]
+        assert all(0 <= b - a <= 300 for a, b in itertools.pairwise(ts))
+        if scenario == "checkout_hammer":
+            types = {e.event["event_type"] for e in evs}
+            assert types <= {"ADD_TO_CART", "CHECKOUT", "PAYMENT"}
+            carted = [e.event["product_id"] for e in evs if e.event["event_type"] == "ADD_TO_CART"]
+            assert set(carted) <= hot
+        else:
+            assert scenario == "scraper"
+            assert {e.event["event_type"] for e in evs} <= {"SEARCH", "VIEW_PRODUCT"}
+    hammer = [e.event for e in events if e.scenario == "checkout_hammer"]
+    pay = [e for e in hammer if e["event_type"] != "ADD_TO_CART"]
+    assert sum(e["status"] == "ERROR" for e in pay) / len(pay) > 0.6
+    assert not any(e.is_fraud for e in stream(3000, seed=3, bot_session_probability=0.0))
+
+
+def test_label_header_and_jsonl_record() -> None:
+    le = stream(1, seed=1)[0]
+    [(name, value)] = le.label_headers()
+    assert name == LABEL_HEADER
+    assert orjson.loads(value) == {"is_fraud": le.is_fraud, "fraud_scenario": le.scenario}
+    rec = le.jsonl_record()
+    assert rec["is_fraud"] is le.is_fraud and "is_fraud" not in le.event
+
+
+def test_config_rejects_bad_probabilities() -> None:
+    with pytest.raises(ValueError, match="bot_session_probability"):
+        ClickstreamConfig(bot_session_probability=1.5)
+    with pytest.raises(ValueError):
+        ClickstreamConfig(events_per_second=0)
+
+
+def test_jsonl_worker_writes_max_messages(tmp_path: Path) -> None:
+    path = tmp_path / "out" / "clicks.jsonl"
+    config = ClickstreamConfig(seed=5, bot_session_probability=0.2)
+    opts = RunOptions(output="jsonl", path=path, rate=0, max_messages=500, start_time_ms=START)
+    stats = run_worker(0, config, opts)
+    assert stats.produced == 500
+    rows = list(read_jsonl(path, "user_event"))
+    assert len(rows) == 500
+    expected = ClickstreamGenerator(config, start_time_ms=START).take(500)
+    assert rows == [e.jsonl_record() for e in expected]
+
+
+def test_publish_events_on_the_memory_bus() -> None:
+    bus = MemoryBus()
+    bus.create_topics({"user-events": 3})
+    serde = AvroSerde("user_event", InProcessRegistry(), "user-events-value")
+    evs = stream(300, seed=6, bot_session_probability=0.2)
+    producer = bus.producer()
+    assert publish_events(producer, "user-events", serde, evs) == 300
+    producer.flush()
+    consumer = bus.consumer("t", read_committed=False)
+    consumer.assign([TopicPartition("user-events", p) for p in range(3)])
+    msgs = []
+    for _ in range(20):
+        msgs += consumer.poll_batch(1000, 0.1)
+        if len(msgs) == 300:
+            break
+    assert len(msgs) == 300
+    by_id = {e.event["event_id"]: e for e in evs}
+    for m in msgs:
+        ev = serde.decode(m.value)
+        assert m.key == ev["user_id"].encode()
+        label = orjson.loads(dict(m.headers)[LABEL_HEADER])
+        assert label["is_fraud"] == by_id[ev["event_id"]].is_fraud
