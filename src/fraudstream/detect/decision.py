@@ -17,6 +17,7 @@ CRITICAL -> BLOCK, HIGH -> REVIEW, MEDIUM / LOW -> ALLOW.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -161,8 +162,19 @@ class DecisionPolicy:
         rules: RuleResult,
         extra_reasons: list[list[str]] | None = None,
         event_time_ms: np.ndarray | None = None,
+        explain: Callable[[np.ndarray], list[list[str]]] | None = None,
+        explain_all: bool = False,
     ) -> PolicyResult:
-        """Decide a batch. ``extra_reasons`` (model / graph reasons) are appended per row."""
+        """Decide a batch.
+
+        Args:
+            score: calibrated fraud scores ``[n]``.
+            rules: the rule set's result for the batch.
+            extra_reasons: reasons per row from another signal (the graph), appended.
+            event_time_ms: event times, for the alert budget's period.
+            explain: ``rows -> reasons`` of the model (top features), called once for
+                the REVIEW / BLOCK rows (every row with ``explain_all``).
+        """
         n = score.shape[0]
         review = self.adaptive.value if self.adaptive is not None else self.review_threshold
         review = min(review, self.block_threshold)
@@ -184,7 +196,12 @@ class DecisionPolicy:
                 ALERTS_DOWNGRADED.inc(int(downgraded.size))
         if self.adaptive is not None:
             self.adaptive.update(score)
-        reasons = _reasons(n, rules, extra_reasons, level, downgraded)
+        model_reasons: dict[int, list[str]] = {}
+        if explain is not None:
+            rows = np.arange(n) if explain_all else np.flatnonzero(level >= HIGH)
+            if rows.size:
+                model_reasons = dict(zip(rows.tolist(), explain(rows), strict=True))
+        reasons = _reasons(n, rules, extra_reasons, model_reasons, level, downgraded)
         return PolicyResult(_RISK[level], _ACTION_OF_LEVEL[level], reasons, review)
 
 
@@ -192,6 +209,7 @@ def _reasons(
     n: int,
     rules: RuleResult,
     extra: list[list[str]] | None,
+    model: dict[int, list[str]],
     level: np.ndarray,
     downgraded: np.ndarray,
 ) -> list[list[str]]:
@@ -199,6 +217,8 @@ def _reasons(
     out: list[list[str]] = []
     for i in range(n):
         r = rules.reasons(i) if i in with_rules else []
+        if i in model:
+            r.extend(model[i])
         if extra is not None and extra[i]:
             r.extend(extra[i])
         out.append(r)

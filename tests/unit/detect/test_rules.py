@@ -110,6 +110,7 @@ def test_missing_values_never_fire() -> None:
             "unknown keys",
         ),
         ({"when": {"feature": "amount", "op": ">", "value": 1}}, "needs at least"),
+        ({"id": "a", "when": {"field": "is_fraud", "op": "==", "value": True}}, "ground truth"),
     ],
 )
 def test_malformed_rules_are_config_errors(rule: dict, message: str) -> None:

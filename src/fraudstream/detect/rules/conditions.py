@@ -27,6 +27,7 @@ import numpy as np
 
 from fraudstream.errors import ConfigError
 from fraudstream.events.batch import TransactionBatch
+from fraudstream.features.contract import LEAKAGE_FIELDS
 
 Predicate = Callable[[np.ndarray, TransactionBatch], np.ndarray]
 
@@ -126,6 +127,8 @@ def _feature_leaf(
 
 def _field_leaf(spec: Mapping[str, Any], where: str) -> Predicate:
     field = str(spec["field"])
+    if field in LEAKAGE_FIELDS:
+        raise ConfigError(f"{where}: {field!r} is ground truth and may not be read by a rule")
     key = _membership_key(spec)
     if key is not None:
         if not isinstance(spec[key], list):
