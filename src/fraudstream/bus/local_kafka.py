@@ -17,7 +17,6 @@ work on one node; topic auto-creation is off.
 from __future__ import annotations
 
 import base64
-import contextlib
 import logging
 import os
 import shutil
@@ -236,8 +235,12 @@ class LocalKafka:
 
     def pid(self) -> int | None:
         """The broker's pid when it is alive, else ``None`` (a stale pid file is removed)."""
-        if self._proc is not None and self._proc.poll() is not None:
+        if self._proc is not None:  # started by this process: ask the child itself
+            if self._proc.poll() is None:
+                return self._proc.pid
             self._proc = None
+            self.pid_file.unlink(missing_ok=True)
+            return None
         try:
             pid = int(self.pid_file.read_text().strip())
         except (FileNotFoundError, ValueError):
@@ -277,15 +280,14 @@ class LocalKafka:
 
 
 def _is_kafka(pid: int) -> bool:
-    """True if ``pid`` is a live (not zombie) JVM running ``kafka.Kafka``."""
+    """True if ``pid`` is a live JVM running ``kafka.Kafka`` (started by another process)."""
     proc = Path("/proc") / str(pid)
     try:
-        cmdline = (proc / "cmdline").read_bytes().split(b"\0")
         state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        cmdline = (proc / "cmdline").read_bytes()
     except (FileNotFoundError, ProcessLookupError, IndexError):
         return False
-    if state == "Z":
-        with contextlib.suppress(ChildProcessError):  # our own child: reap it
-            os.waitpid(pid, os.WNOHANG)
+    if state in ("Z", "X"):
         return False
-    return b"kafka.Kafka" in cmdline
+    # An exiting process has already released its command line: still alive.
+    return cmdline == b"" or b"kafka.Kafka" in cmdline

@@ -176,6 +176,9 @@ class MemoryConsumer:
     # -- reading ------------------------------------------------------------------
     def poll_batch(self, max_records: int, timeout_s: float) -> list[Message]:
         self._check_open()
+        missing = sorted(self._topics - self.bus.topics.keys()) if self.subscribed else []
+        if missing:  # as librdkafka reports it (topics are never auto-created)
+            raise BusError(f"subscribed topic not available: {', '.join(missing)}")
         deadline = time.monotonic() + max(timeout_s, 0.0)
         while True:
             self._sync()

@@ -288,3 +288,13 @@ def test_concurrent_producers_lose_nothing(bus: MemoryBus) -> None:
     for n in range(4):
         mine = [int((m.value or b"").split(b"-")[1]) for m in msgs if m.key == str(n).encode()]
         assert mine == list(range(500))
+
+
+def test_subscribing_to_a_missing_topic_fails_at_poll(bus: MemoryBus) -> None:
+    c = bus.consumer("g")
+    c.subscribe(["missing"])
+    with pytest.raises(BusError, match="missing"):
+        c.poll_batch(10, 0.01)
+    bus.create_topics({"missing": 1})
+    assert c.poll_batch(10, 0.01) == []
+    assert c.assignment() == [TopicPartition("missing", 0)]
