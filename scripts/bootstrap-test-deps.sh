@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Everything the integration and e2e tiers need beyond Python packages:
-# the Apache Kafka broker jars (Maven Central, cached in ~/.m2) and PostgreSQL
-# (Debian's packages). Idempotent.
+# Java + Maven (to resolve and run the Apache Kafka broker jars from Maven Central,
+# cached in ~/.m2 and ~/.cache/fraudstream) and PostgreSQL (Debian's packages; the
+# test fixtures run their own throwaway cluster, so the system service is not used).
+# Idempotent: a second run installs nothing and downloads nothing.
 set -euo pipefail
 venv=${1:-.venv}
 cd "$(dirname "$0")/.."
@@ -11,9 +13,24 @@ command -v java >/dev/null || need_apt+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || need_apt+=(maven)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 if [ ${#need_apt[@]} -gt 0 ]; then
+  sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "need root or sudo to install: ${need_apt[*]}" >&2; exit 1; }
+    sudo=(sudo)
+  fi
+  echo "installing with apt: ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+# (|| true: head closing the pipe early must not trip pipefail)
+java -version 2>&1 | head -1 || true
+mvn -v 2>/dev/null | head -1 || true
+ls -d /usr/lib/postgresql/*/bin | tail -1 || true
+# The fixtures run initdb/pg_ctl as this user when the tests run as root.
+if [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then
+  echo "the postgres OS user is missing (it comes with the postgresql package)" >&2
+  exit 1
 fi
 
 "$venv/bin/fraudstream" kafka fetch
