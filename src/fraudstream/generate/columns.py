@@ -35,6 +35,7 @@ _IS_FRAUD = np.array([False, True], dtype=object)
 NO_DEVICE = -1  # device column value for POS / ATM events
 NO_IP = 0  # ip column value for events without an IP
 NO_ACCOUNT = -1  # counterparty column value for non-transfers
+DEVICE_SCRAMBLE = 0x9E3779B97F4A7C15  # odd: a bijection on device numbers mod 2**40
 
 
 @dataclass
@@ -123,9 +124,7 @@ class IdTables:
         uniq, inverse = np.unique(device, return_inverse=True)
         # An odd multiplier is a bijection mod 2**40: ids look random whatever the
         # device's origin (usual, newly bought or a fraudster's), and never collide.
-        scrambled = (uniq.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) & np.uint64(
-            (1 << 40) - 1
-        )
+        scrambled = (uniq.astype(np.uint64) * np.uint64(DEVICE_SCRAMBLE)) & np.uint64((1 << 40) - 1)
         cache = self._devices
         out = []
         for d, x in zip(uniq.tolist(), scrambled.tolist(), strict=True):

@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from fraudstream.generate.columns import SCENARIOS, Columns, IdTables
+from fraudstream.generate.columns import DEVICE_SCRAMBLE, SCENARIOS, Columns, IdTables
 from fraudstream.generate.population import (
     CATEGORY_NAMES,
     CHANNELS,
@@ -95,6 +95,12 @@ class TransactionEncoder:
             + _table(COUNTRY_CODES)[pop.merchant_country]
         )
         self._m_country = pop.merchant_country.astype(np.int64)
+        # Population IPs are encoded up front; travel and fraud IPs as they appear.
+        known = np.unique(
+            np.concatenate([pop.customer_ips.ravel(), pop.ring_ips.ravel(), pop.fraud_ips])
+        )
+        self._ips: dict[int, bytes] = {}
+        self._optional(known, ids.ip_strings, self._ips)
         # currency, channel, tx_type follow the amount: one entry per combination.
         cur, chan, typ = _table(COUNTRY_CURRENCY), _table(CHANNELS), _table(TX_TYPES)
         self._ctt = np.array(
@@ -114,12 +120,38 @@ class TransactionEncoder:
         )
 
     @staticmethod
-    def _optional(column: np.ndarray, to_strings: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-        """Union ["null", "string"] bytes of a column, encoding each distinct value once."""
+    def _optional(
+        column: np.ndarray, to_strings: Callable[[np.ndarray], np.ndarray], cache: dict[int, bytes]
+    ) -> np.ndarray:
+        """Union ["null", "string"] bytes of a column; each value is encoded once per run."""
         uniq, inverse = np.unique(column, return_inverse=True)
+        keys = uniq.tolist()
+        missing = [k for k in keys if k not in cache]
+        if missing:
+            if len(cache) > 4_000_000:  # bound memory on very long runs
+                cache.clear()
+            for k, s in zip(missing, to_strings(np.array(missing, dtype=uniq.dtype)), strict=True):
+                cache[k] = _NULL if s is None else _SOME + avro_string(s)
         table = np.empty(len(uniq), dtype=object)
-        table[:] = [_NULL if s is None else _SOME + avro_string(s) for s in to_strings(uniq)]
+        table[:] = [cache[k] for k in keys]
         return table[inverse]
+
+    @staticmethod
+    def _device_bytes(device: np.ndarray) -> list[bytes]:
+        """Device ids are fixed width (see ``IdTables.device_strings``): built in one matrix."""
+        n = len(device)
+        m = np.empty((n, 16), dtype=np.uint8)
+        m[:, :6] = np.frombuffer(b"\x02\x1cdev_", dtype=np.uint8)  # branch 1, length 14
+        scrambled = (device.astype(np.uint64) * np.uint64(DEVICE_SCRAMBLE)) & np.uint64(
+            (1 << 40) - 1
+        )
+        digits = (scrambled[:, None] >> _SHIFTS[6:]) & np.uint64(15)
+        m[:, 6:] = _HEX[digits.astype(np.intp)]
+        blob = m.tobytes()
+        out = [blob[i : i + 16] for i in range(0, 16 * n, 16)]
+        for i in np.flatnonzero(device < 0).tolist():
+            out[i] = _NULL
+        return out
 
     def _prefix(self, raw_ids: np.ndarray, t: np.ndarray) -> list[bytes]:
         """Header, transaction id and event time of every record, built in one matrix."""
@@ -154,8 +186,8 @@ class TransactionEncoder:
             self._home[cols.card].tolist(),
             [amounts[i : i + 8] for i in range(0, 8 * len(cols), 8)],
             self._ctt[ctt].tolist(),
-            self._optional(cols.device, self.ids.device_strings).tolist(),
-            self._optional(cols.ip, self.ids.ip_strings).tolist(),
+            self._device_bytes(cols.device),
+            self._optional(cols.ip, self.ids.ip_strings, self._ips).tolist(),
             self._account[cp].tolist(),
             self._last4[cols.card].tolist(),
             self._label[cols.scenario].tolist(),

@@ -139,9 +139,10 @@ class TransactionGenerator:
         buffer: list[dict[str, Any]] = []
         for cols, ids in self.column_batches(count):
             buffer.extend(self.ids.to_records(cols, format_ids(ids)))
-            while len(buffer) >= batch_size:
-                yield buffer[:batch_size]
-                buffer = buffer[batch_size:]
+            full = len(buffer) - len(buffer) % batch_size
+            for lo in range(0, full, batch_size):
+                yield buffer[lo : lo + batch_size]
+            del buffer[:full]
         if buffer:
             yield buffer
 
