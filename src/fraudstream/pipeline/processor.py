@@ -38,11 +38,14 @@ BuildAlert = Callable[[Record, Record], Record]
 
 
 class OutRecord(NamedTuple):
-    """One record to produce. ``partition`` None means: by key."""
+    """One record to produce. ``partition`` None means: by key.
+
+    The field order is what ``KafkaTransactionalProducer.produce_batch`` takes.
+    """
 
     topic: str
-    key: bytes | None
     value: bytes
+    key: bytes | None
     partition: int | None
     timestamp_ms: int | None
 
@@ -123,7 +126,7 @@ class Processor:
                 result.dead[rec["reason"]] += 1
             values = self.encode_dead_letter(dead)
             for m, v in zip(dead_src, values, strict=True):
-                result.records.append(OutRecord(self.dead_letter_topic, m.key, v, None, None))
+                result.records.append(OutRecord(self.dead_letter_topic, v, m.key, None, None))
         return result
 
     def _route(
@@ -166,7 +169,7 @@ class Processor:
             extra, flagged = route.build(srecs, decisions, now_ms, latency)
             values = route.encode_output(srecs, extra, [m.value for m in smsgs])
             for m, v in zip(smsgs, values, strict=True):
-                result.records.append(OutRecord(route.output_topic, m.key, v, None, m.timestamp_ms))
+                result.records.append(OutRecord(route.output_topic, v, m.key, None, m.timestamp_ms))
             result.scored[route.input_topic] += len(extra)
             if self.keep_outputs:
                 result.outputs.extend({**r, **x} for r, x in zip(srecs, extra, strict=True))
@@ -176,7 +179,7 @@ class Processor:
                 for i, v in zip(flagged, route.encode_alert(alerts), strict=True):
                     m = smsgs[i]
                     result.records.append(
-                        OutRecord(route.alert_topic, m.key, v, None, m.timestamp_ms)
+                        OutRecord(route.alert_topic, v, m.key, None, m.timestamp_ms)
                     )
                 result.alerts[route.alert_topic] += len(alerts)
 

@@ -1,0 +1,260 @@
+"""Throughput and latency of the exactly-once pipeline on a real broker.
+
+Three measurements in one run, each on fresh topics:
+
+1. throughput: N Avro transactions pre-produced, then ``workers`` real
+   ``fraudstream score`` processes (each pinned to one core with ``taskset``
+   when available) drain them with EOS on and the rule scorer; the rate is
+   taken from the group's committed offsets (records / time from the first
+   commit to the last);
+2. the seed-style baseline (JSON, one synchronous commit per message) on the
+   same input count, measured the same way, and the ratio;
+3. end-to-end latency at a fixed rate: a paced producer and a ``read_committed``
+   consumer of ``fraud-scores``; latency = time the scored record is read minus
+   the input record's produce timestamp (outputs carry the input's timestamp).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from fraudstream.bench.chaos import _env, _progress, _topics
+from fraudstream.bus.base import TopicPartition
+from fraudstream.bus.kafka import KafkaBus
+from fraudstream.events.registry import InProcessRegistry
+from fraudstream.pipeline.service import ensure_topics
+from fraudstream.pipeline.wiring import register_all, serde_for
+from fraudstream.settings import GeneratorSettings, KafkaSettings, Settings
+
+logger = logging.getLogger(__name__)
+
+
+def _pin(core: int | None) -> list[str]:
+    if core is None or shutil.which("taskset") is None:
+        return []
+    return ["taskset", "-c", str(core % (os.cpu_count() or 1))]
+
+
+def _setup(bootstrap: str, partitions: int) -> tuple[Settings, KafkaBus, str]:
+    sfx = uuid.uuid4().hex[:8]
+    group = f"bench-{sfx}"
+    kafka = KafkaSettings(bootstrap_servers=bootstrap, session_timeout_ms=6000)
+    s = Settings(bus="kafka", topics=_topics(sfx, partitions), kafka=kafka)
+    s.pipeline = s.pipeline.model_copy(update={"group_id": group})
+    bus = KafkaBus(kafka)
+    ensure_topics(bus, s)
+    return s, bus, group
+
+
+def _records(n: int, seed: int = 11) -> list[dict[str, Any]]:
+    from fraudstream.generate.transactions import TransactionGenerator
+
+    gen = TransactionGenerator(GeneratorSettings(seed=seed, n_customers=20_000, n_merchants=2_000))
+    return [r for b in gen.batches(count=n, batch_size=5000) for r in b]
+
+
+def _encoder(s: Settings, codec: str) -> Any:
+    if codec == "json":
+        return lambda recs: [orjson.dumps(r) for r in recs]
+    reg = InProcessRegistry()
+    register_all(reg, s.topics)
+    return serde_for("transaction", s.topics.transactions, reg).encode_many
+
+
+def _fill(bus: KafkaBus, topic: str, recs: list[dict[str, Any]], encode: Any) -> None:
+    producer = bus.producer()
+    for i in range(0, len(recs), 5000):
+        chunk = recs[i : i + 5000]
+        for rec, value in zip(chunk, encode(chunk), strict=True):
+            producer.produce(topic, value, key=rec["card_id"].encode())
+    producer.flush(120.0)
+    producer.close()
+
+
+def _drain_rate(
+    bus: KafkaBus, group: str, topic: str, partitions: int, n: int, timeout_s: float
+) -> float:
+    """Records/s from the first committed progress to the whole input committed."""
+    t0 = time.monotonic()
+    first: tuple[float, int] | None = None
+    while time.monotonic() - t0 < timeout_s:
+        done = _progress(bus, group, topic, partitions)
+        now = time.monotonic()
+        if first is None and done > 0:
+            first = (now, done)
+        if done >= n:
+            if first is None or now - first[0] <= 0:
+                return float("nan")
+            return (n - first[1]) / (now - first[0])
+        time.sleep(0.2)
+    raise TimeoutError(f"group {group} did not commit {n} records in {timeout_s}s")
+
+
+def measure_throughput(
+    bootstrap: str, *, records: int, workers: int, partitions: int, log_dir: Path
+) -> float:
+    """EOS workers (subprocesses, one core each) draining pre-produced Avro input."""
+    s, bus, group = _setup(bootstrap, partitions)
+    _fill(bus, s.topics.transactions, _records(records), _encoder(s, "avro"))
+    env = _env(s, group)
+    env["FRAUDSTREAM_LOG_LEVEL"] = "WARNING"
+    procs = []
+    for i in range(workers):
+        log = (log_dir / f"tput-{workers}w-{i}.log").open("ab")
+        cmd = [
+            *_pin(i + 1),
+            sys.executable,
+            "-m",
+            "fraudstream.cli",
+            "score",
+            "--worker-id",
+            f"w{i}",
+        ]
+        procs.append(subprocess.Popen(cmd, env=env, stdout=log, stderr=log))
+    try:
+        return _drain_rate(bus, group, s.topics.transactions, partitions, records, 600)
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(30)
+
+
+def measure_baseline(bootstrap: str, *, records: int, partitions: int, log_dir: Path) -> float:
+    """The seed-style consumer (JSON, sync commit per message) on the same input count."""
+    s, bus, group = _setup(bootstrap, partitions)
+    _fill(bus, s.topics.transactions, _records(records), _encoder(s, "json"))
+    t = s.topics
+    log = (log_dir / "baseline.log").open("ab")
+    cmd = [*_pin(1), sys.executable, "-m", "fraudstream.bench.baseline", bootstrap, group,
+           t.transactions, t.scores, t.alerts]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=log, stderr=log)
+    try:
+        return _drain_rate(bus, group, t.transactions, partitions, records, 900)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def measure_latency(
+    bootstrap: str, *, rate: int, seconds: float, partitions: int, log_dir: Path
+) -> dict[str, float]:
+    """p50/p99/max produce -> visible-to-read_committed latency at ``rate`` records/s."""
+    s, bus, group = _setup(bootstrap, partitions)
+    encode = _encoder(s, "avro")
+    recs = _records(int(rate * seconds) + rate)
+    env = _env(s, group)
+    env["FRAUDSTREAM_LOG_LEVEL"] = "WARNING"
+    log = (log_dir / "latency-worker.log").open("ab")
+    cmd = [*_pin(1), sys.executable, "-m", "fraudstream.cli", "score", "--worker-id", "lat"]
+    worker = subprocess.Popen(cmd, env=env, stdout=log, stderr=log)
+    reader = bus.consumer(f"{group}-reader", read_committed=True)
+    tps = [TopicPartition(s.topics.scores, p) for p in range(partitions)]
+    reader.assign(tps)
+    lat: list[float] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        while not stop.is_set():
+            for m in reader.poll_batch(5000, 0.05):
+                lat.append(time.time() * 1000 - m.timestamp_ms)
+
+    producer = bus.producer()
+    try:
+        _warm_up(bus, s, producer, recs[:rate], encode, group, partitions)
+        lat_thread = threading.Thread(target=read, daemon=True)
+        lat_thread.start()
+        time.sleep(1.0)
+        lat.clear()
+        body = recs[rate:]
+        tick = 0.01
+        per_tick = max(1, int(rate * tick))
+        t0 = time.monotonic()
+        for i in range(0, len(body), per_tick):
+            chunk = body[i : i + per_tick]
+            for rec, value in zip(chunk, encode(chunk), strict=True):
+                producer.produce(s.topics.transactions, value, key=rec["card_id"].encode())
+            ahead = t0 + (i + per_tick) / rate - time.monotonic()
+            if ahead > 0:
+                time.sleep(ahead)
+        sent_s = time.monotonic() - t0
+        producer.flush(30)
+        deadline = time.monotonic() + 30
+        while len(lat) < len(body) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        stop.set()
+        lat_thread.join(5)
+    finally:
+        worker.terminate()
+        worker.wait(30)
+        reader.close()
+    arr = np.asarray(lat[: len(body)])
+    return {
+        "rate": rate,
+        "achieved_rate": round(len(body) / sent_s, 1),
+        "records": int(arr.size),
+        "p50_ms": round(float(np.percentile(arr, 50)), 1),
+        "p99_ms": round(float(np.percentile(arr, 99)), 1),
+        "max_ms": round(float(arr.max()), 1),
+    }
+
+
+def _warm_up(
+    bus: KafkaBus, s: Settings, producer: Any, recs: list[dict[str, Any]], encode: Any,
+    group: str, partitions: int,
+) -> None:  # fmt: skip
+    """Send a first second of records and wait until the worker committed them."""
+    for rec, value in zip(recs, encode(recs), strict=True):
+        producer.produce(s.topics.transactions, value, key=rec["card_id"].encode())
+    producer.flush(30)
+    deadline = time.monotonic() + 120
+    while _progress(bus, group, s.topics.transactions, partitions) < len(recs):
+        if time.monotonic() > deadline:
+            raise TimeoutError("worker did not start")
+        time.sleep(0.2)
+
+
+def run_bench(
+    bootstrap: str,
+    *,
+    records: int = 200_000,
+    baseline_records: int = 20_000,
+    latency_rate: int = 5000,
+    latency_seconds: float = 20.0,
+    partitions: int = 6,
+) -> dict[str, Any]:
+    """Every measurement of the module doc; returns the figures (also for JSON)."""
+    log_dir = Path(tempfile.mkdtemp(prefix="fraudstream-bench-"))
+    out: dict[str, Any] = {"log_dir": str(log_dir), "cpus": os.cpu_count()}
+    eos1 = measure_throughput(
+        bootstrap, records=records, workers=1, partitions=partitions, log_dir=log_dir
+    )
+    out["eos_1_worker_per_s"] = round(eos1, 1)
+    base = measure_baseline(
+        bootstrap, records=baseline_records, partitions=partitions, log_dir=log_dir
+    )
+    out["baseline_per_s"] = round(base, 1)
+    out["speedup_vs_baseline"] = round(eos1 / base, 1)
+    eos2 = measure_throughput(
+        bootstrap, records=records, workers=2, partitions=partitions, log_dir=log_dir
+    )
+    out["eos_2_workers_per_s"] = round(eos2, 1)
+    out["scaling_2_workers"] = round(eos2 / eos1, 2)
+    out["latency"] = measure_latency(
+        bootstrap, rate=latency_rate, seconds=latency_seconds, partitions=partitions,
+        log_dir=log_dir,
+    )  # fmt: skip
+    return out
