@@ -33,7 +33,15 @@ from fraudstream.features.contract import (
 )
 from fraudstream.features.keyed import window_block
 from fraudstream.features.online_card import card_update
-from fraudstream.features.state import EVENT, STATE_PREFIX, group_keys, tail_mask, write_groups
+from fraudstream.features.state import (
+    EVENT,
+    STATE_PREFIX,
+    group_keys,
+    read_groups,
+    store_keys,
+    tail_mask,
+    write_groups,
+)
 from fraudstream.features.stateless import STATELESS_INPUTS, stateless_features
 from fraudstream.features.windows import segmented_cummax
 
@@ -88,8 +96,8 @@ class OnlineFeatures:
         if rows.size == 0:
             return
         prefix = f"{STATE_PREFIX}{name}/"
-        get = store.get
-        blobs = [get(prefix + str(k)) or b"" for k in uniq]
+        skeys = store_keys(prefix, uniq)
+        blobs = read_groups(store, skeys, b"")
         hist = np.frombuffer(b"".join(blobs), dtype=EVENT)
         hlen = np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs)) // EVENT.itemsize
         gid = np.concatenate((np.repeat(np.arange(len(uniq)), hlen), bgid))
@@ -103,4 +111,4 @@ class OnlineFeatures:
         new = np.empty(int(keep.sum()), dtype=EVENT)
         new["t"], new["amount"] = t[keep], amount[keep]
         counts = np.bincount(gid[keep], minlength=len(uniq))
-        write_groups(store, prefix, uniq, new.tobytes(), counts, EVENT.itemsize)
+        write_groups(store, skeys, new.tobytes(), counts, EVENT.itemsize)

@@ -21,6 +21,8 @@ from fraudstream.features.state import (
     STATE_PREFIX,
     group_keys,
     ranges,
+    read_groups,
+    store_keys,
     tail_mask,
     write_groups,
 )
@@ -75,8 +77,8 @@ def card_update(
     if rows.size == 0:
         return
     n_groups = len(uniq)
-    get = store.get
-    blobs = [get(_PREFIX + str(k)) or EMPTY_CARD for k in uniq]
+    skeys = store_keys(_PREFIX, uniq)
+    blobs = read_groups(store, skeys, EMPTY_CARD)
     arr = np.frombuffer(b"".join(blobs), dtype=CARD)
     blen = np.fromiter(map(len, blobs), dtype=np.int64, count=n_groups) // CARD.itemsize
     off = np.cumsum(blen) - blen
@@ -158,4 +160,4 @@ def card_update(
     owner = np.concatenate((np.repeat(np.arange(n_groups), 2), gid[keep], dg, cg))
     recs = recs[np.argsort(owner * 5 + section, kind="stable")]
     counts = 2 + ev_count + dev_count + cty_count
-    write_groups(store, _PREFIX, uniq, recs.tobytes(), counts, CARD.itemsize)
+    write_groups(store, skeys, recs.tobytes(), counts, CARD.itemsize)

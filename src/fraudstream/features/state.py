@@ -50,11 +50,22 @@ def tail_mask(gid: np.ndarray, t: np.ndarray, keep_ms: int, cap: int) -> np.ndar
     return (t > t[last_row] - keep_ms) & (last_row - np.arange(n) < cap)
 
 
+def store_keys(prefix: str, keys: list[object]) -> list[str]:
+    """The store keys of a batch's distinct key values."""
+    return [prefix + k if type(k) is str else prefix + str(k) for k in keys]
+
+
+def read_groups(store: KeyValueStore, keys: list[str], empty: bytes) -> list[bytes]:
+    """One get per key; ``empty`` for keys not in the store."""
+    get = store.get
+    return [get(k) or empty for k in keys]
+
+
 def write_groups(
-    store: KeyValueStore, prefix: str, keys: list[object], buf: bytes, counts: np.ndarray, size: int
+    store: KeyValueStore, keys: list[str], buf: bytes, counts: np.ndarray, size: int
 ) -> None:
     """Write ``buf`` (records of ``size`` bytes, grouped by key) back, one put per key."""
     ends = np.cumsum(counts) * size
     put = store.put
     for key, start, end in zip(keys, (ends - counts * size).tolist(), ends.tolist(), strict=True):
-        put(prefix + key if type(key) is str else prefix + str(key), buf[start:end])
+        put(key, buf[start:end])
