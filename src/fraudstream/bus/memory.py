@@ -46,6 +46,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# (topic, value, key, partition or None, timestamp_ms or None), as produce_batch takes.
+BatchRecord = tuple[str, bytes | None, bytes | None, int | None, int | None]
+
 __all__ = [
     "MemoryBus",
     "MemoryConsumer",
@@ -179,6 +182,32 @@ class MemoryBus:
             log.trim(self.retention_records)
         self.cond.notify_all()
 
+    def append_many(self, records: Sequence[BatchRecord], txn: Txn | None) -> None:
+        """The batch form of :meth:`append`: one lock, one wake-up for many records."""
+        now = int(time.time() * 1000)
+        touched: set[PartitionLog] = set()
+        for topic, value, key, partition, ts in records:
+            t = self.topic(topic)
+            logs = t.logs
+            if partition is None:
+                if key is None:
+                    partition = t.round_robin % len(logs)
+                    t.round_robin += 1
+                else:
+                    partition = partition_for_key(key, len(logs))
+            elif not 0 <= partition < len(logs):
+                raise BusError(f"unknown partition {partition} of topic {topic!r}")
+            log = logs[partition]
+            offset = log.base + len(log.records)
+            log.append(
+                Message(topic, partition, offset, key, value, now if ts is None else ts), txn
+            )
+            touched.add(log)
+        if self.retention_records is not None:
+            for log in touched:
+                log.trim(self.retention_records)
+        self.cond.notify_all()
+
     def rebalance(self, group: Group) -> None:
         """Compute a new target assignment; members converge on it in their polls."""
         counts = {name: len(t.logs) for name, t in self.topics.items()}
@@ -240,6 +269,16 @@ class MemoryProducer:
         with self._bus.cond:
             self._check()
             self._bus.append(topic, value, key, partition, headers, timestamp_ms, self._txn())
+
+    def produce_batch(self, records: Sequence[BatchRecord]) -> None:
+        """Produce ``(topic, value, key, partition, timestamp_ms)`` tuples in one go.
+
+        The same signature as the Kafka producers' ``produce_batch``; the pipeline's
+        hot path uses it when present.
+        """
+        with self._bus.cond:
+            self._check()
+            self._bus.append_many(records, self._txn())
 
     def _check(self) -> None:
         if self._closed:

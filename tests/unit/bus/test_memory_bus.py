@@ -298,3 +298,27 @@ def test_subscribing_to_a_missing_topic_fails_at_poll(bus: MemoryBus) -> None:
     bus.create_topics({"missing": 1})
     assert c.poll_batch(10, 0.01) == []
     assert c.assignment() == [TopicPartition("missing", 0)]
+
+
+def test_produce_batch_matches_produce(bus: MemoryBus) -> None:
+    records = [("in", f"{i}".encode(), f"k{i % 3}".encode(), None, 1000 + i) for i in range(30)]
+    records.append(("out", b"pinned", None, 1, None))
+    tx = bus.transactional_producer("t")
+    with pytest.raises(BusError):
+        tx.produce_batch(records)  # outside a transaction
+    tx.begin()
+    tx.produce_batch(records)
+    reader = bus.consumer("g")
+    reader.subscribe(["in", "out"])
+    assert drain(reader, rounds=1) == []
+    tx.commit()
+    msgs = drain(reader)
+    assert len(msgs) == 31
+    for m in msgs:
+        if m.topic == "in":
+            assert m.key is not None and m.partition == partition_for_key(m.key, 4)
+            assert m.timestamp_ms == 1000 + int(m.value or b"")
+        else:
+            assert (m.partition, m.value) == (1, b"pinned")
+    with pytest.raises(BusError):
+        bus.producer().produce_batch([("out", b"x", None, 7, None)])
