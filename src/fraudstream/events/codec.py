@@ -88,6 +88,8 @@ def _rl(d: bytes, pos: int) -> tuple[int, int]:
         pos += 1
         z |= (b & 0x7F) << shift
         shift += 7
+    if z >> 64:
+        raise CodecError("varint does not fit in a long")
     return (z >> 1) ^ -(z & 1), pos
 
 
@@ -265,17 +267,39 @@ class _Gen:
                 return self._dec_block(t, v, ind)
             return self.dec(kind, v, ind)
         if t in ("string", "bytes"):
+            # A short read past the end (a truncated body) leaves pos > L, which the
+            # next index or the final length check rejects, so no bounds test here.
             n, end = self.var("n"), self.var("e")
             conv = ".decode()" if t == "string" else ""
             return [
-                *self._varint(n, ind),
-                f"{ind}{end} = pos + {n}",
-                f"{ind}if {n} < 0 or {end} > L: raise CodecError('truncated')",
-                f"{ind}{v} = d[pos:{end}]{conv}",
+                f"{ind}{n} = d[pos]",
+                f"{ind}if {n} & 0x81 == 0:",
+                f"{ind}    {end} = pos + 1 + ({n} >> 1)",
+                f"{ind}    {v} = d[pos + 1:{end}]{conv}",
+                f"{ind}else:",
+                f"{ind}    {n}, pos = _rl(d, pos)",
+                f"{ind}    if {n} < 0: raise CodecError('negative length')",
+                f"{ind}    {end} = pos + {n}",
+                f"{ind}    {v} = d[pos:{end}]{conv}",
                 f"{ind}pos = {end}",
             ]
         if t == "long":
-            return [f"{ind}{v}, pos = _rl(d, pos)"]
+            b, z, sh = self.var("b"), self.var("z"), self.var("s")
+            # inlined varint (timestamps are 6 bytes): no call, no tuple
+            return [
+                f"{ind}{b} = d[pos]",
+                f"{ind}pos += 1",
+                f"{ind}{z} = {b} & 0x7F",
+                f"{ind}{sh} = 7",
+                f"{ind}while {b} & 0x80:",
+                f"{ind}    {b} = d[pos]",
+                f"{ind}    pos += 1",
+                f"{ind}    {z} |= ({b} & 0x7F) << {sh}",
+                f"{ind}    {sh} += 7",
+                f"{ind}if {sh} > 63 and ({sh} > 70 or {z} >> 64):",
+                f"{ind}    raise CodecError('varint does not fit in a long')",
+                f"{ind}{v} = ({z} >> 1) ^ -({z} & 1)",
+            ]
         if t == "int":
             return [
                 f"{ind}{v}, pos = _rl(d, pos)",

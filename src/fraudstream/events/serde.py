@@ -106,6 +106,7 @@ class AvroSerde:
         self._parsed = load_schema(schema_name)
         self._reader = load_reader_schema(schema_name)
         self._codec = codec_for(schema_name)
+        self._fast = self._codec.decode if self._codec is not None else None
         self.schema_id = registry.register(subject, schema_dict(schema_name))
         self._header = bytes([MAGIC_BYTE]) + self.schema_id.to_bytes(4, "big")
         self._writers: dict[int, dict[str, Any]] = {}
@@ -140,6 +141,15 @@ class AvroSerde:
 
         ``timestamp-millis`` fields come back as epoch-millisecond ints.
         """
+        # Fast path: our own schema id, read by the generated codec.
+        if self._fast is not None and data.__class__ is bytes and data[:5] == self._header:
+            try:
+                return self._fast(data, HEADER_SIZE)
+            except _DECODE_FAILURES as exc:
+                raise self._malformed(self.schema_id, exc) from exc
+        return self._decode_slow(data)
+
+    def _decode_slow(self, data: bytes | bytearray | memoryview | None) -> dict[str, Any]:
         if data is None:
             raise DecodeError("no value (tombstone)")
         if not isinstance(data, bytes):
@@ -150,18 +160,21 @@ class AvroSerde:
             raise DecodeError(f"magic byte is {data[0]}, not 0: not Confluent wire format")
         schema_id = int.from_bytes(data[1:5], "big")
         try:
-            if schema_id == self.schema_id and self._codec is not None:
-                return self._codec.decode(data, HEADER_SIZE)
+            if schema_id == self.schema_id and self._fast is not None:
+                return self._fast(data, HEADER_SIZE)
             return self._read_foreign(schema_id, data)
         except SchemaResolutionError as exc:
             raise DecodeError(
                 f"schema id {schema_id} is not a readable version of {self.schema_name}"
             ) from exc
         except _DECODE_FAILURES as exc:
-            raise DecodeError(
-                f"schema id {schema_id}: malformed {self.schema_name} body "
-                f"({type(exc).__name__}: {str(exc)[:200]})"
-            ) from exc
+            raise self._malformed(schema_id, exc) from exc
+
+    def _malformed(self, schema_id: int, exc: Exception) -> DecodeError:
+        return DecodeError(
+            f"schema id {schema_id}: malformed {self.schema_name} body "
+            f"({type(exc).__name__}: {str(exc)[:200]})"
+        )
 
     def decode_many(
         self, datas: Sequence[bytes | None]

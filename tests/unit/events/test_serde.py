@@ -252,3 +252,28 @@ def test_batch_forms(serde: AvroSerde) -> None:
     with pytest.raises(SchemaValidationError, match="record 1") as info:
         serde.encode_many([tx(), tx(amount="x")])
     assert info.value.field == "amount"
+
+
+def test_overlong_varints_are_decode_errors() -> None:
+    serde = AvroSerde("user_event", InProcessRegistry(), "user-events-value")
+    good = serde.encode(
+        {
+            "event_id": "e",
+            "user_id": "u",
+            "session_id": "s",
+            "event_type": "SEARCH",
+            "event_timestamp": 5,
+            "request_latency_ms": 60,
+            "status": "SUCCESS",
+            "error_code": None,
+            "product_id": None,
+        }
+    )
+    # event_timestamp (after three 1-char strings and the enum) as an 11-byte varint
+    head = good[: 5 + 2 + 2 + 2 + 1]
+    tail = good[5 + 2 + 2 + 2 + 1 + 1 :]
+    with pytest.raises(DecodeError, match="varint"):
+        serde.decode(head + b"\xff" * 10 + b"\x01" + tail)
+    with pytest.raises(DecodeError, match="varint"):
+        serde.decode(head + b"\xff" * 9 + b"\x7f" + tail)
+    assert serde.decode(head + b"\x0a" + tail)["event_timestamp"] == 5
