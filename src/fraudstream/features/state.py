@@ -28,8 +28,6 @@ def ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 def group_keys(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[object]]:
     """(batch rows with a key, group id per such row, distinct keys in first-seen order)."""
-    index: dict[object, int] = {}
-    setdefault = index.setdefault
     present = values != None  # noqa: E711 (elementwise comparison on an object array)
     if present.all():
         rows = np.arange(values.shape[0])
@@ -37,8 +35,11 @@ def group_keys(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[object]
     else:
         rows = np.flatnonzero(present)
         kept = values[rows]
-    gid = [setdefault(v, len(index)) for v in kept]
-    return rows, np.asarray(gid, dtype=np.int64), list(index)
+    # dict.fromkeys and map run the per-row loop in C; ids follow first appearance.
+    uniq = list(dict.fromkeys(kept.tolist()))
+    index = dict(zip(uniq, range(len(uniq)), strict=True))
+    gid = np.fromiter(map(index.__getitem__, kept), dtype=np.int64, count=len(kept))
+    return rows, gid, uniq
 
 
 def tail_mask(gid: np.ndarray, t: np.ndarray, keep_ms: int, cap: int) -> np.ndarray:
@@ -52,13 +53,15 @@ def tail_mask(gid: np.ndarray, t: np.ndarray, keep_ms: int, cap: int) -> np.ndar
 
 def store_keys(prefix: str, keys: list[object]) -> list[str]:
     """The store keys of a batch's distinct key values."""
-    return [prefix + k if type(k) is str else prefix + str(k) for k in keys]
+    return list(map(prefix.__add__, map(str, keys)))
 
 
 def read_groups(store: KeyValueStore, keys: list[str], empty: bytes) -> list[bytes]:
     """One get per key; ``empty`` for keys not in the store."""
-    get = store.get
-    return [get(k) or empty for k in keys]
+    blobs = list(map(store.get, keys))
+    if None in blobs:
+        return [b if b is not None else empty for b in blobs]
+    return blobs  # type: ignore[return-value]
 
 
 def write_groups(
@@ -66,6 +69,6 @@ def write_groups(
 ) -> None:
     """Write ``buf`` (records of ``size`` bytes, grouped by key) back, one put per key."""
     ends = np.cumsum(counts) * size
-    put = store.put
-    for key, start, end in zip(keys, (ends - counts * size).tolist(), ends.tolist(), strict=True):
-        put(key, buf[start:end])
+    slices = map(slice, (ends - counts * size).tolist(), ends.tolist())
+    for _ in map(store.put, keys, map(buf.__getitem__, slices)):
+        pass

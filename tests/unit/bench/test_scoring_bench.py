@@ -1,0 +1,16 @@
+"""Smoke test of the detection benchmark on tiny data (figures are not asserted)."""
+
+from __future__ import annotations
+
+from fraudstream.bench.scoring import run_bench
+
+
+def test_scoring_bench_runs_and_reports() -> None:
+    fig = run_bench(
+        records=1024, train_records=3000, model_kind="lightgbm", core=None, n_customers=500
+    )
+    assert fig["records_timed"] == 1024
+    assert fig["overall_tx_per_s"] > 0 and fig["p99_batch_ms"] >= fig["p50_batch_ms"] > 0
+    assert set(fig["stage_us_per_tx"]) == {"features", "rules", "model", "decision"}
+    assert fig["detector"].startswith("lightgbm-bench-")
+    assert 0 <= fig["alert_rate"] <= 1
