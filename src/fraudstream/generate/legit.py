@@ -47,6 +47,7 @@ TRAVEL_PER_CUSTOMER_DAY = 0.015
 CROSS_BORDER_ECOM = 0.08
 NEW_DEVICE_P = 0.003
 ATM_P, TRANSFER_P = 0.05, 0.04
+MOBILE_NAT_P, MOBILE_GATEWAYS = 0.15, 48
 
 
 class DailyClock:
@@ -152,6 +153,12 @@ def legit_events(
     # Abroad, the customer's phone gets a local IP (same for the whole day).
     trip_ip = (_COUNTRY_OCTET[here] << np.uint32(24)) | (h & np.uint64(0xFFFFFF)).astype(np.uint32)
     ip = np.where(travelling, trip_ip, pop.customer_ips[cust, ip_slot])
+    # Phones on mobile data sit behind carrier-grade NAT: a few IPs per country
+    # shared by many customers, so a shared IP alone is not suspicious either.
+    mobile = online & ~travelling & (u[3] > 1.0 - MOBILE_NAT_P)
+    gateway = (h >> np.uint64(40)).astype(np.int64) % MOBILE_GATEWAYS
+    nat_ip = (_COUNTRY_OCTET[home] << np.uint32(24)) | (0xFFFF00 + gateway).astype(np.uint32)
+    ip = np.where(mobile, nat_ip, ip)
     ip = np.where(online, ip, NO_IP).astype(np.uint32)
 
     # Transfers go mostly to one of three usual payees, sometimes to anyone.
@@ -172,4 +179,37 @@ def legit_events(
         device=device,
         ip=ip,
         counterparty=counterparty,
+    )
+
+
+_SHOPPING = (CAT["retail"], CAT["restaurants"], CAT["grocery"], CAT["entertainment"], CAT["fuel"])
+SHOPPING_SESSION_P = 0.001  # sessions per legitimate event
+
+
+def shopping_session(rng: np.random.Generator, pop: Population, shard: Shard, t0: int) -> Columns:
+    """A legitimate burst: 4-8 card-present purchases at different shops within an hour.
+
+    Real customers do this (a mall, a market day); without it, "many merchants in
+    minutes" would single out stolen-card sprees with no false positives.
+    """
+    n = int(rng.integers(4, 9))
+    card = int(shard.legit_cards[np.searchsorted(shard.legit_cdf, rng.random(), side="right")])
+    cust = int(pop.card_customer[card])
+    home = int(pop.customer_country[cust])
+    cat = rng.choice(_SHOPPING, n)
+    merchant = pop.merchant_offsets[home, cat] + (
+        rng.random(n) * pop.merchant_counts[home, cat]
+    ).astype(np.int64)
+    amount = (
+        CAT_MEDIAN[cat] * pop.customer_spend[cust] * np.exp(CAT_SIGMA[cat] * rng.standard_normal(n))
+    )
+    gaps = 60_000 + rng.exponential(6 * 60_000, n - 1)
+    return Columns.build(
+        n,
+        t=t0 + np.concatenate([[0], np.cumsum(gaps)]).astype(np.int64),
+        card=card,
+        merchant=merchant,
+        amount=np.round(np.clip(amount, 0.5, 25_000.0), 2),
+        channel=POS,
+        tx_type=PURCHASE,
     )

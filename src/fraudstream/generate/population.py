@@ -92,6 +92,32 @@ def random_ips(rng: np.random.Generator, country: np.ndarray) -> np.ndarray:
     return (_COUNTRY_OCTET[country] << np.uint32(24)) | low
 
 
+def _share_households(
+    rng: np.random.Generator,
+    country: np.ndarray,
+    devices: np.ndarray,
+    n_dev: np.ndarray,
+    ips: np.ndarray,
+) -> None:
+    """Put a quarter of the customers in households of 2-4 that share a device and home IP.
+
+    Legitimate sharing is what makes a shared device alone no proof of a fraud ring.
+    """
+    n = len(devices)
+    members = rng.permutation(n)[: n // 4]
+    members = members[np.argsort(country[members], kind="stable")]  # households live in one country
+    sizes = rng.integers(2, 5, size=len(members) // 2 + 1)
+    ends = np.cumsum(sizes)
+    ends = ends[ends <= len(members)]
+    group = np.searchsorted(ends, np.arange(len(members)), side="right")
+    leader = members[np.r_[0, ends][group]]
+    same = country[leader] == country[members]
+    members, leader = members[same], leader[same]
+    devices[members, 1] = devices[leader, 1]
+    n_dev[members] = np.maximum(n_dev[members], 2)
+    ips[members, 0] = ips[leader, 0]
+
+
 @dataclass(frozen=True)
 class Shard:
     """The part of a population one worker generates (worker ``index`` of ``count``)."""
@@ -171,6 +197,7 @@ class Population:
         n_ips = rng.choice([1, 2], size=n_customers, p=[0.6, 0.4]).astype(np.int8)
         ips = random_ips(rng, np.repeat(country, 2)).reshape(n_customers, 2)
         fraud_ips = random_ips(rng, rng.integers(0, n_countries, size=len(fraud_devices)))
+        _share_households(rng, country, devices, n_dev, ips)
         # 20% of customers hold a second card on the same account.
         second = np.flatnonzero(rng.random(n_customers) < 0.2)
         card_customer = rng.permutation(np.concatenate([np.arange(n_customers), second]))

@@ -141,7 +141,11 @@ def stolen_card_spree(rng: np.random.Generator, pop: Population, shard: Shard, t
     card = _victim(rng, shard)
     home = int(pop.customer_country[pop.card_customer[card]])
     where = home if rng.random() < 0.5 else _foreign(rng, home)
-    merchant = _merchants(rng, pop, where, _SPREE, n)
+    # A spree never goes back to the same shop: distinct merchants while there are enough.
+    pool = np.concatenate(
+        [np.arange(pop.merchant_counts[where, c]) + pop.merchant_offsets[where, c] for c in _SPREE]
+    )
+    merchant = rng.choice(pool, size=n, replace=len(pool) < n)
     online = rng.random() < 0.3
     k = int(rng.integers(len(pop.fraud_devices)))
     scale = CAT_MEDIAN[pop.merchant_category[merchant]]

@@ -24,7 +24,12 @@ import numpy as np
 
 from fraudstream.errors import ConfigError
 from fraudstream.generate.columns import SCENARIOS, Columns, IdTables
-from fraudstream.generate.legit import DailyClock, legit_events
+from fraudstream.generate.legit import (
+    SHOPPING_SESSION_P,
+    DailyClock,
+    legit_events,
+    shopping_session,
+)
 from fraudstream.generate.population import Population
 from fraudstream.generate.scenarios import MEAN_LENGTH, SCENARIO_FUNCTIONS
 from fraudstream.settings import GeneratorSettings
@@ -110,9 +115,12 @@ class TransactionGenerator:
         while True:
             t = self.clock.arrivals(self.rng, size)
             t0, t1 = int(t[0]), int(t[-1]) + 1
-            legit = legit_events(self.rng, self.pop, self.shard, t, self._salt)
-            merged = Columns.concat([self._pending, legit, *self._fraud(t0, t1, size)])
-            self.legit_total += size
+            legit = [legit_events(self.rng, self.pop, self.shard, t, self._salt)]
+            for start in self.rng.integers(t0, t1, self.rng.poisson(size * SHOPPING_SESSION_P)):
+                legit.append(shopping_session(self.rng, self.pop, self.shard, int(start)))
+            n_legit = sum(len(c) for c in legit)
+            merged = Columns.concat([self._pending, *legit, *self._fraud(t0, t1, n_legit)])
+            self.legit_total += n_legit
             order = np.argsort(merged.t, kind="stable")
             due = int(np.searchsorted(merged.t[order], t1, side="left"))
             self._pending = merged.take(order[due:])

@@ -142,3 +142,28 @@ def test_legit_traffic_has_a_daily_rhythm_travel_and_new_devices(
     for r in legit:
         by_cat[r["merchant_category"]].append(r["amount"])
     assert np.median(by_cat["electronics"]) > 3 * np.median(by_cat["restaurants"])
+
+
+def test_legit_sharing_and_bursts_exist_so_single_signals_are_not_proof(
+    stream_records: list[dict[str, Any]],
+) -> None:
+    legit = [r for r in stream_records if not r["is_fraud"]]
+    device_customers: dict[str, set[str]] = defaultdict(set)
+    ip_customers: dict[str, set[str]] = defaultdict(set)
+    for r in legit:
+        if r["device_id"]:
+            device_customers[r["device_id"]].add(r["customer_id"])
+            ip_customers[r["ip_address"]].add(r["customer_id"])
+    assert max(len(c) for c in device_customers.values()) >= 2  # households
+    assert max(len(c) for c in ip_customers.values()) >= 10  # mobile carrier NAT
+    # Shopping sessions: some legit cards visit several shops within an hour.
+    visits: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for r in legit:
+        visits[r["card_id"]].append((r["event_time"], r["merchant_id"]))
+    bursts = 0
+    for seq in visits.values():
+        for i, (t, _) in enumerate(seq):
+            if len({m for tt, m in seq[i:] if tt - t <= 3_600_000}) >= 4:
+                bursts += 1
+                break
+    assert bursts >= 3
