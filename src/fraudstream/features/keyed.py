@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from fraudstream.features.contract import CARD_HISTORY_FEATURES, WINDOWS
-from fraudstream.features.windows import grouped_windows, prev_same
+from fraudstream.features.windows import group_starts, grouped_windows, prev_same
 
 WINDOWS_MS: tuple[int, ...] = tuple(s * 1000 for _, s in WINDOWS)
 HOUR_MS = 3_600_000
@@ -23,6 +23,38 @@ def window_block(gid: np.ndarray, t: np.ndarray, amount: np.ndarray, q: np.ndarr
     cols = [res.count[w].astype(np.float64) for w in WINDOWS_MS]
     cols += [res.total[w] for w in WINDOWS_MS]
     return np.column_stack(cols)
+
+
+def rank_in_group(gid: np.ndarray) -> np.ndarray:
+    """Per row, how many earlier rows share its group id (any order of ids)."""
+    order = np.argsort(gid, kind="stable")
+    rank = np.empty(gid.shape[0], dtype=np.int64)
+    rank[order] = np.arange(gid.shape[0]) - group_starts(gid[order])
+    return rank
+
+
+def running_sums(
+    gid: np.ndarray, values: tuple[np.ndarray, ...], start: tuple[np.ndarray, ...]
+) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    """Per-group sums added strictly in row order, seeded with ``start[k][group]``.
+
+    Returns (the sum before each row, the total per group). ``((s + a1) + a2) + ...``
+    bit for bit, whatever the batching, which a cumsum difference or pandas' (Kahan
+    compensated) group cumsum does not give; so state bytes and history features do
+    not depend on where batches were cut. One vectorised step per rank in group.
+    """
+    rank = rank_in_group(gid)
+    order = np.argsort(rank, kind="stable")
+    bounds = np.searchsorted(rank[order], np.arange(int(rank.max(initial=-1)) + 2))
+    acc = [np.array(s, dtype=np.float64, copy=True) for s in start]
+    before = [np.empty(gid.shape[0], dtype=np.float64) for _ in values]
+    for k in range(bounds.shape[0] - 1):
+        rows = order[bounds[k] : bounds[k + 1]]  # at most one row per group
+        g = gid[rows]
+        for a, b, v in zip(acc, before, values, strict=True):
+            b[rows] = a[g]
+            a[g] = a[g] + v[rows]
+    return tuple(before), tuple(acc)
 
 
 def first_seen(gid: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ import pandas as pd
 
 from fraudstream.errors import ValidationError
 from fraudstream.features.contract import FEATURE_NAMES, STATELESS_FEATURES, WINDOW_KEYS
-from fraudstream.features.keyed import card_history_block, first_seen, window_block
+from fraudstream.features.keyed import card_history_block, first_seen, running_sums, window_block
 from fraudstream.features.stateless import STATELESS_INPUTS, hash_column, stateless_features
 from fraudstream.features.windows import group_starts, segmented_cummax
 
@@ -93,13 +93,11 @@ def offline_features(df: pd.DataFrame) -> np.ndarray:
     a = amount[o]
     q = np.arange(o.shape[0])
     start = group_starts(gid)
-    # Per-card running sums (not differences of one global cumsum: no cancellation).
-    by_card = pd.DataFrame({"a": a, "aa": a * a}).groupby(gid, sort=False).cumsum()
-    prior = (
-        (q - start).astype(np.float64),
-        by_card["a"].to_numpy() - a,
-        by_card["aa"].to_numpy() - a * a,
-    )
+    # Per-card sums of strictly earlier amounts, added in event order exactly as the
+    # online state accumulates them (same floats, bit for bit).
+    zeros = np.zeros(int(gid.max(initial=-1)) + 1)
+    (s_prior, ss_prior), _ = running_sums(gid, (a, a * a), (zeros, zeros))
+    prior = ((q - start).astype(np.float64), s_prior, ss_prior)
     merchant = hash_column(cols["merchant_id"][o])
     country = hash_column(cols["merchant_country"][o])
     new_dev = first_seen(gid, hash_column(cols["device_id"][o]))

@@ -14,7 +14,13 @@ import numpy as np
 from fraudstream.detect.base import KeyValueStore
 from fraudstream.events.batch import TransactionBatch
 from fraudstream.features.contract import CARD_HISTORY_FEATURES, FEATURE_INDEX
-from fraudstream.features.keyed import card_history_block, first_seen, window_block
+from fraudstream.features.keyed import (
+    card_history_block,
+    first_seen,
+    rank_in_group,
+    running_sums,
+    window_block,
+)
 from fraudstream.features.state import (
     CARD,
     EMPTY_CARD,
@@ -27,7 +33,7 @@ from fraudstream.features.state import (
     write_groups,
 )
 from fraudstream.features.stateless import hash_column
-from fraudstream.features.windows import group_starts, run_ends, segmented_cummax
+from fraudstream.features.windows import run_ends, segmented_cummax
 
 if TYPE_CHECKING:
     from fraudstream.features.online import OnlineFeatures
@@ -105,16 +111,17 @@ def card_update(
     target = rows[brow]
     out[target, col : col + 6] = window_block(gid, t, amount, q)
 
-    # Strictly-earlier all-time statistics: the stored totals plus earlier batch rows.
-    start = group_starts(gid)
-    ab = np.where(is_b, amount, 0.0)
-    running = [np.cumsum(v) - v for v in (is_b.astype(np.float64), ab, ab * ab)]
-    qg = gid[q]
-    earlier = [r[q] - r[start[q]] for r in running]
+    # Strictly-earlier all-time statistics: the stored totals plus earlier batch rows,
+    # summed strictly in event order so the state bytes do not depend on batching.
+    b_amt = batch.col("amount")[rows]
+    (prior_s, prior_ss), (tot_s, tot_ss) = running_sums(
+        bgid, (b_amt, b_amt * b_amt), (h0["amount"], h1["amount"])
+    )
+    bcnt_before = rank_in_group(bgid)
     prior = (
-        h1["t"][qg] + earlier[0],
-        h0["amount"][qg] + earlier[1],
-        h1["amount"][qg] + earlier[2],
+        (h1["t"][bgid] + bcnt_before)[brow].astype(np.float64),
+        prior_s[brow],
+        prior_ss[brow],
     )
     new_dev = _first_seen_rows(n_groups, n_dev, dv["a"], bgid, b_d)[brow]
     new_cty = _first_seen_rows(n_groups, n_cty, ct["a"], bgid, b_c)[brow]
@@ -140,13 +147,11 @@ def card_update(
     ev_count = np.bincount(gid[keep], minlength=n_groups)
     dev_count = np.bincount(dg, minlength=n_groups)
     cty_count = np.bincount(cg, minlength=n_groups)
-    bsum = np.bincount(bgid, weights=batch.col("amount")[rows], minlength=n_groups)
-    bsq = np.bincount(bgid, weights=batch.col("amount")[rows] ** 2, minlength=n_groups)
     bcnt = np.bincount(bgid, minlength=n_groups)
     head = np.zeros(2 * n_groups, dtype=CARD)
-    head["t"][0::2], head["amount"][0::2] = ev_count, h0["amount"] + bsum
+    head["t"][0::2], head["amount"][0::2] = ev_count, tot_s
     head["a"][0::2], head["b"][0::2] = dev_count, cty_count
-    head["t"][1::2], head["amount"][1::2] = h1["t"] + bcnt, h1["amount"] + bsq
+    head["t"][1::2], head["amount"][1::2] = h1["t"] + bcnt, tot_ss
     body = np.zeros(int(keep.sum()) + dg.size + cg.size, dtype=CARD)
     k = int(keep.sum())
     body["t"][:k], body["amount"][:k] = t[keep], amount[keep]
