@@ -148,3 +148,24 @@ def scoring(
     for k, v in figures.items():
         typer.echo(f"{k}: {v}")
     _write(out, figures)
+
+
+@bench_app.command("generator")
+def generator(
+    bootstrap: BootstrapOpt = None,
+    count: Annotated[int, typer.Option(help="Records per stage.")] = 500_000,
+    customers: Annotated[int, typer.Option(help="Population size.")] = 100_000,
+    kafka: Annotated[bool, typer.Option(help="Include the produce-to-a-real-broker stage.")] = True,
+    out: Annotated[Path, typer.Option(help="JSON output.")] = Path("reports/bench-generator.json"),
+) -> None:
+    """Transaction generator, one worker: generation, + Avro encode, + produce to a real broker."""
+    from fraudstream.bench.generator import print_report, run
+
+    logging.basicConfig(level=logging.WARNING)
+    if kafka:
+        with broker(bootstrap) as bs:
+            figures = run(count, customers, bs)
+    else:
+        figures = run(count, customers, None)
+    print_report(figures)
+    _write(out, figures)

@@ -14,6 +14,7 @@ Each figure is records per wall-clock second and per CPU second of this process
 one core does when it gets the CPU.
 
 Run:
+    fraudstream bench generator --bootstrap 127.0.0.1:9092   (no --bootstrap: a throwaway broker)
     python -m fraudstream.bench.generator --count 500000 --bootstrap 127.0.0.1:9092
 """
 
@@ -122,22 +123,27 @@ def run(count: int, customers: int, bootstrap: str | None, seed: int = 42) -> di
     }
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--count", type=int, default=500_000)
-    parser.add_argument("--customers", type=int, default=100_000)
-    parser.add_argument("--bootstrap", default=None, help="host:port of a real broker")
-    parser.add_argument("--json", type=Path, default=Path("var/bench/generator.json"))
-    args = parser.parse_args(argv)
-    report = run(args.count, args.customers, args.bootstrap)
+def print_report(report: dict[str, Any]) -> None:
+    """Print one line per stage."""
     for name, r in report["stages"].items():
         print(
             f"{name:24s} {r['records_per_s']:>10,}/s wall  "
             f"{r['records_per_cpu_s']:>10,}/s per CPU-second  ({r['records']:,} in {r['wall_s']}s)"
         )
     print(f"load average (1 min) at the end: {report['machine']['load_avg_1m']}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--count", type=int, default=500_000)
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--bootstrap", default=None, help="host:port of a real broker")
+    parser.add_argument("--json", type=Path, default=Path("reports/bench-generator.json"))
+    args = parser.parse_args(argv)
+    report = run(args.count, args.customers, args.bootstrap)
+    print_report(report)
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2))
+    args.json.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.json}")
 
 
