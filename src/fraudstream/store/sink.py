@@ -26,7 +26,7 @@ from prometheus_client import Counter, Histogram
 from sqlalchemy import Engine
 
 from fraudstream.bus.base import Consumer, Message, TopicPartition
-from fraudstream.errors import BusError, FraudstreamError, RecordError, StoreError
+from fraudstream.errors import BusError, FatalBusError, FraudstreamError, RecordError, StoreError
 from fraudstream.store.records import alert_row, feedback_row, score_row
 from fraudstream.store.repository import SinkBatch, write_batch
 
@@ -186,7 +186,15 @@ class Sink:
 
     def step(self, stop: threading.Event | None = None) -> int:
         """Poll one batch, store it, commit it. Returns the number of messages handled."""
-        messages = self.consumer.poll_batch(self.batch_records, self.poll_timeout_s)
+        try:
+            messages = self.consumer.poll_batch(self.batch_records, self.poll_timeout_s)
+        except FatalBusError:
+            raise
+        except BusError as err:
+            # A topic not created yet, a broker restarting: nothing was read, so try again.
+            logger.warning("sink: poll failed (%s); retrying", err)
+            self.sleep(self.backoff_initial_s)
+            return 0
         if not messages:
             return 0
         batch = self.to_batch(messages)
