@@ -21,7 +21,7 @@ import multiprocessing as mp
 import signal
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -31,7 +31,7 @@ import orjson
 from fraudstream.bus.base import Producer as BusProducer
 from fraudstream.events.contracts import USER_EVENT
 from fraudstream.events.jsonio import TimestampStyle, to_jsonable
-from fraudstream.events.registry import open_registry, subject_for
+from fraudstream.events.registry import SchemaRegistry, open_registry, subject_for
 from fraudstream.events.serde import AvroSerde
 from fraudstream.generate.clickstream import (
     ClickstreamConfig,
@@ -50,7 +50,9 @@ class RunOptions:
     """How one run is driven (shared by all workers).
 
     ``rate`` is events per second per worker (0: as fast as possible);
-    ``max_messages`` is per worker (``None``: until stopped).
+    ``max_messages`` is per worker (``None``: until stopped);
+    ``producer_overrides`` are librdkafka settings laid over the seed's
+    (security settings, queue sizes, timeouts).
     """
 
     output: Output = "stdout"
@@ -63,6 +65,7 @@ class RunOptions:
     start_time_ms: int = 0
     timestamps: TimestampStyle = "millis"
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    producer_overrides: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -113,14 +116,24 @@ class _Stop:
 
 
 def run_worker(
-    worker_id: int, config: ClickstreamConfig, opts: RunOptions, stop: _Stop | None = None
+    worker_id: int,
+    config: ClickstreamConfig,
+    opts: RunOptions,
+    stop: _Stop | None = None,
+    *,
+    registry: SchemaRegistry | None = None,
+    producer: Any = None,
 ) -> WorkerStats:
-    """Generate and write one worker's stream until ``max_messages`` or a stop signal."""
+    """Generate and write one worker's stream until ``max_messages`` or a stop signal.
+
+    ``registry`` and ``producer`` replace the ones built from ``opts.kafka``
+    (Kafka output only).
+    """
     stop = stop or _Stop()
     gen = ClickstreamGenerator(config, worker_id=worker_id, start_time_ms=opts.start_time_ms)
     logger.info("clickstream worker %d started (output=%s)", worker_id, opts.output)
     if opts.output == "kafka":
-        return _run_kafka(worker_id, gen, opts, stop)
+        return _run_kafka(worker_id, gen, opts, stop, registry, producer)
     stats = WorkerStats()
     fh: IO[bytes]
     if opts.output == "jsonl":
@@ -150,27 +163,19 @@ def run_worker(
     return stats
 
 
-def _run_kafka(
-    worker_id: int, gen: ClickstreamGenerator, opts: RunOptions, stop: _Stop
-) -> WorkerStats:
-    from confluent_kafka import KafkaError, KafkaException
-    from confluent_kafka import Producer as KafkaProducer
+class DeliveryReport:
+    """The ``on_delivery`` callback: counts deliveries, logs each failure with its origin."""
 
-    serde = AvroSerde(USER_EVENT, open_registry(opts.kafka), subject_for(opts.topic))
-    conf = kafka_producer_config(opts.kafka, worker_id)
-    try:
-        producer = KafkaProducer(conf)
-    except KafkaException:
-        logger.warning("snappy unavailable in librdkafka, using lz4")
-        producer = KafkaProducer({**conf, "compression.type": "lz4"})
-    stats = WorkerStats()
+    def __init__(self, stats: WorkerStats) -> None:
+        self.stats = stats
 
-    def on_delivery(err: KafkaError | None, msg: Any) -> None:
+    def __call__(self, err: Any, msg: Any) -> None:
         if err is None:
-            stats.delivered += 1
+            self.stats.delivered += 1
             return
-        stats.failed += 1
-        key = msg.key().decode(errors="replace") if msg.key() else None
+        self.stats.failed += 1
+        raw_key = msg.key()
+        key = raw_key.decode(errors="replace") if raw_key else None
         logger.error(
             "delivery failed topic=%s partition=%s key=%s code=%s reason=%s",
             msg.topic(),
@@ -179,6 +184,36 @@ def _run_kafka(
             err.code(),
             err.str(),
         )
+
+
+def make_kafka_producer(opts: RunOptions, worker_id: int) -> Any:
+    """A confluent-kafka producer with the seed's settings (lz4 if snappy is missing)."""
+    from confluent_kafka import KafkaException
+    from confluent_kafka import Producer as KafkaProducer
+
+    conf = {**kafka_producer_config(opts.kafka, worker_id), **opts.producer_overrides}
+    try:
+        return KafkaProducer(conf)
+    except KafkaException:
+        if conf.get("compression.type") != "snappy":
+            raise
+        logger.warning("snappy unavailable in librdkafka, using lz4")
+        return KafkaProducer({**conf, "compression.type": "lz4"})
+
+
+def _run_kafka(
+    worker_id: int,
+    gen: ClickstreamGenerator,
+    opts: RunOptions,
+    stop: _Stop,
+    registry: SchemaRegistry | None,
+    producer: Any,
+) -> WorkerStats:
+    serde = AvroSerde(USER_EVENT, registry or open_registry(opts.kafka), subject_for(opts.topic))
+    if producer is None:
+        producer = make_kafka_producer(opts, worker_id)
+    stats = WorkerStats()
+    on_delivery = DeliveryReport(stats)
 
     pacer = _Pacer(opts.rate)
     started = time.monotonic()
@@ -198,10 +233,16 @@ def _run_kafka(
                     )
                     break
                 except BufferError:
-                    # librdkafka's queue is full: serve delivery reports until there is room
+                    # librdkafka's queue is full: serve delivery reports until there is
+                    # room, then retry the same message (never drop it)
                     stats.buffer_full += 1
-                    logger.warning("producer queue full (worker %d), waiting", worker_id)
-                    producer.poll(1.0)
+                    if stats.buffer_full % 1000 == 1:
+                        logger.warning(
+                            "producer queue full (worker %d, %d times), waiting",
+                            worker_id,
+                            stats.buffer_full,
+                        )
+                    producer.poll(0.5)
             stats.produced += 1
             producer.poll(0)
             _log_throughput(worker_id, stats.produced, started, opts.log_every)

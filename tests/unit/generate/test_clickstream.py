@@ -24,7 +24,15 @@ from fraudstream.generate.clickstream import (
     ClickstreamGenerator,
     LabelledEvent,
 )
-from fraudstream.generate.clickstream_run import RunOptions, publish_events, run_worker
+from fraudstream.generate.clickstream_run import (
+    DeliveryReport,
+    RunOptions,
+    WorkerStats,
+    kafka_producer_config,
+    publish_events,
+    run_worker,
+)
+from fraudstream.settings import KafkaSettings
 
 START = 1_767_225_600_000
 
@@ -209,3 +217,83 @@ def test_publish_events_on_the_memory_bus() -> None:
         assert m.key == ev["user_id"].encode()
         label = orjson.loads(dict(m.headers)[LABEL_HEADER])
         assert label["is_fraud"] == by_id[ev["event_id"]].is_fraud
+
+
+class FakeKafkaProducer:
+    """Stands in for confluent-kafka's Producer: a full queue for the first calls."""
+
+    def __init__(self, full_times: int) -> None:
+        self.full_times = full_times
+        self.produced: list[tuple[str, bytes, bytes]] = []
+        self.polls: list[float] = []
+        self.callbacks: list[Any] = []
+
+    def produce(
+        self, topic: str, *, value: bytes, key: bytes, headers: Any, on_delivery: Any
+    ) -> None:
+        if self.full_times > 0:
+            self.full_times -= 1
+            raise BufferError("Local: Queue full")
+        self.produced.append((topic, key, value))
+        self.callbacks.append(on_delivery)
+
+    def poll(self, timeout: float) -> int:
+        self.polls.append(timeout)
+        return 0
+
+    def flush(self, timeout: float) -> int:
+        for cb in self.callbacks:
+            cb(None, None)
+        self.callbacks.clear()
+        return 0
+
+
+def test_full_queue_is_waited_out_and_nothing_is_dropped() -> None:
+    fake = FakeKafkaProducer(full_times=3)
+    opts = RunOptions(output="kafka", topic="clicks", rate=0, max_messages=50, start_time_ms=START)
+    stats = run_worker(
+        0, ClickstreamConfig(seed=8), opts, registry=InProcessRegistry(), producer=fake
+    )
+    assert stats.buffer_full == 3 and 0.5 in fake.polls
+    assert stats.produced == 50 and stats.delivered == 50 and stats.failed == 0
+    serde = AvroSerde("user_event", InProcessRegistry(), "clicks-value")
+    expected = ClickstreamGenerator(ClickstreamConfig(seed=8), start_time_ms=START).take(50)
+    assert [serde.decode(v) for _, _, v in fake.produced] == [e.event for e in expected]
+    assert [k for _, k, _ in fake.produced] == [e.event["user_id"].encode() for e in expected]
+
+
+class FakeError:
+    def code(self) -> int:
+        return 3
+
+    def str(self) -> str:
+        return "Broker: Unknown topic or partition"
+
+
+class FakeMsg:
+    def topic(self) -> str:
+        return "clicks"
+
+    def partition(self) -> int:
+        return 2
+
+    def key(self) -> bytes:
+        return b"user-1"
+
+
+def test_delivery_failures_are_logged_with_their_origin(caplog: pytest.LogCaptureFixture) -> None:
+    stats = WorkerStats()
+    report = DeliveryReport(stats)
+    report(None, FakeMsg())
+    with caplog.at_level("ERROR"):
+        report(FakeError(), FakeMsg())
+    assert stats.delivered == 1 and stats.failed == 1
+    line = caplog.records[-1].getMessage()
+    for part in ("topic=clicks", "partition=2", "key=user-1", "code=3", "Unknown topic"):
+        assert part in line
+
+
+def test_kafka_producer_config_is_the_seeds() -> None:
+    conf = kafka_producer_config(KafkaSettings(bootstrap_servers="h:1"), 3)
+    assert conf["acks"] == "all" and conf["batch.size"] == 32768 and conf["linger.ms"] == 20
+    assert conf["compression.type"] == "snappy" and conf["bootstrap.servers"] == "h:1"
