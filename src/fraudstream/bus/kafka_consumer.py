@@ -159,8 +159,11 @@ class KafkaConsumer:
     def close(self) -> None:
         if self._closed:
             return
-        self._closed = True
-        self._call(self._c.close, "close")
+        # Closed only afterwards: close() runs on_revoke, which may still commit.
+        try:
+            self._call(self._c.close, "close")
+        finally:
+            self._closed = True
 
     def _call(self, fn: Any, what: str) -> None:
         if self._closed and what != "close":

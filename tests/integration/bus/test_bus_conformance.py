@@ -204,3 +204,79 @@ def test_group_members_share_partitions(bus: Bus, unique_topics: TopicFactory) -
     assert got_a and got_b and not got_a & got_b
     a.close()
     b.close()
+
+
+def test_seek_inside_on_assign_sets_the_start_offset(bus: Bus, unique_topics: TopicFactory) -> None:
+    topic = unique_topics.name("seek")
+    bus.create_topics({topic: 1})
+    p = bus.producer()
+    for i in range(6):
+        p.produce(topic, f"{i}".encode())
+    p.flush(30.0)
+    c = bus.consumer(unique_topics.name("g"))
+    c.subscribe([topic], on_assign=lambda tps: [c.seek(tp, 3) for tp in tps])
+    assert [m.value for m in consume(c, 3)] == [b"3", b"4", b"5"]
+    c.close()
+
+
+def test_watermarks_stop_at_the_last_stable_offset(bus: Bus, unique_topics: TopicFactory) -> None:
+    topic = unique_topics.name("wm")
+    bus.create_topics({topic: 1})
+    tp = TopicPartition(topic, 0)
+    p = bus.producer()
+    p.produce(topic, b"plain")
+    p.flush(30.0)
+    tx = bus.transactional_producer(unique_topics.name("tx"))
+    tx.begin()
+    tx.produce(topic, b"open")
+    tx.flush(30.0)
+    reader = bus.consumer(unique_topics.name("r"))
+    reader.assign([tp])
+    low, high = reader.watermarks(tp)
+    assert (low, high) == (0, 1)
+    tx.commit()
+    reader.close()
+
+
+def test_partitions_move_after_the_old_owner_commits_on_revoke(
+    bus: Bus, unique_topics: TopicFactory
+) -> None:
+    """Cooperative hand-off: no record is read twice when the owner commits on revoke."""
+    topic, group = unique_topics.name("handoff"), unique_topics.name("g")
+    bus.create_topics({topic: 4})
+    p = bus.producer()
+    for i in range(400):
+        p.produce(topic, f"{i}".encode(), key=f"k{i % 40}".encode())
+    p.flush(30.0)
+    a = bus.consumer(group)
+    positions: dict[TopicPartition, int] = {}
+    revoked: list[TopicPartition] = []
+
+    def commit_on_revoke(tps: list[TopicPartition]) -> None:
+        revoked.extend(tps)
+        done = {tp: positions[tp] for tp in tps if tp in positions}
+        if done:
+            a.commit(done)
+
+    a.subscribe([topic], on_revoke=commit_on_revoke)  # type: ignore[arg-type]
+    seen_a = []
+    for m in consume(a, 400, timeout_s=30.0):
+        seen_a.append(m.value)
+        positions[m.tp] = m.offset + 1
+    assert len(seen_a) == 400
+    b = bus.consumer(group)
+    b.subscribe([topic])
+    seen_b = []
+    for _ in range(150):
+        for m in a.poll_batch(100, 0.1):
+            seen_a.append(m.value)
+        seen_b.extend(m.value for m in b.poll_batch(100, 0.1))
+        if b.assignment() and len(a.assignment()) + len(b.assignment()) == 4:
+            break
+    seen_b.extend(m.value for m in consume_for(b, quiet_s(bus) / 3))
+    assert revoked and set(revoked) == set(b.assignment())
+    assert seen_b == []  # b resumes at a's committed offsets: nothing twice
+    assert len(seen_a) == 400
+    a.close()  # runs on_revoke for what a still holds, which may still commit
+    assert set(revoked) == {TopicPartition(topic, i) for i in range(4)}
+    b.close()
