@@ -8,6 +8,7 @@ first use, so the hot path pays for the columns it reads and no more.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -41,12 +42,37 @@ class TransactionBatch:
         cached = self._cols.get(name)
         if cached is not None:
             return cached
-        values = [r.get(name) for r in self.records]
+        return self._store(name, [r.get(name) for r in self.records])
+
+    def prefetch(self, names: Sequence[str]) -> None:
+        """Build several columns in one pass over the records (one C call per record).
+
+        Detection reads a dozen columns; one ``itemgetter`` over each record and a
+        transpose is about twice as fast as a comprehension per column. Records that
+        lack a field fall back to :meth:`col` (missing means None).
+        """
+        todo = [n for n in dict.fromkeys(names) if n not in self._cols]
+        if not todo or not self.records:
+            return
+        try:
+            rows = list(map(itemgetter(*todo), self.records))
+        except KeyError:
+            for name in todo:
+                self.col(name)
+            return
+        columns = zip(*rows, strict=True) if len(todo) > 1 else [tuple(rows)]
+        for name, values in zip(todo, columns, strict=True):
+            self._store(name, list(values))
+
+    def _store(self, name: str, values: list[Any]) -> np.ndarray:
         arr: np.ndarray
         if name in _FLOAT_COLUMNS:
             arr = np.asarray(values, dtype=np.float64)
         elif name in _INT_COLUMNS:
-            arr = np.asarray([_to_millis(v) for v in values], dtype=np.int64)
+            try:  # plain ints (epoch ms) convert in C; datetimes and None go one by one
+                arr = np.asarray(values, dtype=np.int64)
+            except (TypeError, ValueError):
+                arr = np.asarray([_to_millis(v) for v in values], dtype=np.int64)
         else:
             arr = np.empty(len(values), dtype=object)
             arr[:] = values

@@ -45,6 +45,13 @@ from fraudstream.features.state import (
 from fraudstream.features.stateless import STATELESS_INPUTS, stateless_features
 from fraudstream.features.windows import segmented_cummax
 
+# Every transaction field the online features read (built in one pass per batch).
+ONLINE_INPUTS: tuple[str, ...] = (
+    *STATELESS_INPUTS,
+    *(f for _, f in WINDOW_KEYS if f not in STATELESS_INPUTS),
+    "merchant_id",
+)
+
 
 class OnlineFeatures:
     """Computes :data:`FEATURE_NAMES` for a batch, reading and updating per-key state.
@@ -71,6 +78,7 @@ class OnlineFeatures:
         out = np.full((n, len(FEATURE_NAMES)), np.nan)
         if n == 0:
             return out
+        batch.prefetch(ONLINE_INPUTS)
         out[:, : len(STATELESS_FEATURES)] = stateless_features(
             {c: batch.col(c) for c in STATELESS_INPUTS}
         )

@@ -11,6 +11,6 @@ def test_scoring_bench_runs_and_reports() -> None:
     )
     assert fig["records_timed"] == 1024
     assert fig["overall_tx_per_s"] > 0 and fig["p99_batch_ms"] >= fig["p50_batch_ms"] > 0
-    assert set(fig["stage_us_per_tx"]) == {"features", "rules", "model", "decision"}
+    assert set(fig["stage_us_per_tx"]) == {"features", "rules", "model", "decision", "explain"}
     assert fig["detector"].startswith("lightgbm-bench-")
     assert 0 <= fig["alert_rate"] <= 1

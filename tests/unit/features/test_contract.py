@@ -112,3 +112,16 @@ def test_rolling_by_key_matches_a_naive_loop() -> None:
         prior = [j for j in range(i) if keys[j] == keys[i] and t[j] > t[i] - 10_000]
         assert out["count_10s"][i] == len(prior)
         assert out["sum_10s"][i] == pytest.approx(v[prior].sum(), abs=1e-9)
+
+
+def test_prefetch_builds_the_same_columns_as_col() -> None:
+    recs = make_stream(n=50)
+    a, b = TransactionBatch(recs), TransactionBatch(recs)
+    a.prefetch(["amount", "event_time", "device_id", "card_id"])
+    for name in ("amount", "event_time", "device_id", "card_id"):
+        assert a.col(name).tolist() == b.col(name).tolist()
+        assert a.col(name).dtype == b.col(name).dtype
+    # A record lacking a field falls back to None for it.
+    c = TransactionBatch([{"card_id": "x"}, {"card_id": "y", "device_id": "d"}])
+    c.prefetch(["card_id", "device_id"])
+    assert c.col("device_id").tolist() == [None, "d"]
