@@ -86,6 +86,7 @@ def resolve_classpath(cache_dir: Path, version: str, *, timeout_s: float = 900.0
         mvn,
         "-B",
         "-q",
+        "-Dstyle.color=never",
         "dependency:copy-dependencies",
         "-DincludeScope=runtime",
         f"-DoutputDirectory={lib}",

@@ -32,3 +32,11 @@ def test_registry_imports_lazily() -> None:
 
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_kafka_key_opens_a_kafka_bus_without_connecting() -> None:
+    from fraudstream.bus.kafka import KafkaBus
+
+    bus = open_bus(Settings(bus="kafka", kafka={"bootstrap_servers": "127.0.0.1:1"}))
+    assert isinstance(bus, KafkaBus)
+    assert bus.settings.bootstrap_servers == "127.0.0.1:1"
