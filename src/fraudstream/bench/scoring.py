@@ -36,9 +36,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self.data: dict[str, bytes] = {}
         self.get = self.data.get
-
-    def put(self, key: str, value: bytes) -> None:
-        self.data[key] = value
+        self.put = self.data.__setitem__
 
     def delete(self, key: str) -> None:
         self.data.pop(key, None)

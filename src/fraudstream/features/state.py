@@ -6,6 +6,8 @@ with one ``tobytes``; shared by the per-kind updaters.
 
 from __future__ import annotations
 
+from collections import deque
+
 import numpy as np
 
 from fraudstream.detect.base import KeyValueStore
@@ -70,5 +72,4 @@ def write_groups(
     """Write ``buf`` (records of ``size`` bytes, grouped by key) back, one put per key."""
     ends = np.cumsum(counts) * size
     slices = map(slice, (ends - counts * size).tolist(), ends.tolist())
-    for _ in map(store.put, keys, map(buf.__getitem__, slices)):
-        pass
+    deque(map(store.put, keys, map(buf.__getitem__, slices)), maxlen=0)  # consumed in C
