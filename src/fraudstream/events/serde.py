@@ -228,13 +228,36 @@ def _invalid(
         first = verr.errors[0]
         path = str(first.field or "")
         field = path.removeprefix(prefix) if path else None
-        detail = str(first)
-        if prefix in detail:
-            detail = detail.replace(prefix, "")
-        return SchemaValidationError(f"does not fit schema {schema_name}: {detail}", field=field)
+        expected = " or ".join(_describe(e.schema) for e in verr.errors if e.field == first.field)
+        got = (
+            "missing"
+            if first.datum is None
+            else f"{first.datum!r:.80} ({type(first.datum).__name__})"
+        )
+        return SchemaValidationError(
+            f"does not fit schema {schema_name}: {got}, expected {expected}", field=field
+        )
     except Exception as verr:  # validate itself choked on the value
         logger.debug("fastavro validate raised %r", verr)
     field = codec.field_at(exc) if codec is not None else None
     return SchemaValidationError(
         f"does not fit schema {schema_name}: {type(exc).__name__}: {exc}", field=field
     )
+
+
+def _describe(schema: Any) -> str:
+    """A short human description of an Avro type, for error messages."""
+    if isinstance(schema, list):
+        return " or ".join(_describe(s) for s in schema)
+    if isinstance(schema, dict):
+        if schema.get("logicalType") == "timestamp-millis":
+            return "timestamp-millis (int epoch ms or aware datetime)"
+        kind = schema.get("type")
+        if kind == "enum":
+            return "one of " + ", ".join(schema["symbols"])
+        if kind == "array":
+            return f"array of {_describe(schema['items'])}"
+        if kind == "map":
+            return f"map of {_describe(schema['values'])}"
+        return str(schema.get("name", kind))
+    return str(schema)
