@@ -118,8 +118,8 @@ class ChampionWatcher:
         try:
             model = self.source.load_champion(version)
             columns = check_model_features(model)
-        except (FraudstreamError, OSError, ValueError) as exc:
-            self.last_error = str(exc)
+        except Exception as exc:  # any broken artifact (unpickling...) must not stop scoring
+            self.last_error = f"{type(exc).__name__}: {exc}"
             logger.error("cannot load champion %s, keeping %s: %s", version, self._version, exc)
             self._version = version  # do not retry a broken artifact on every check
             return self._model

@@ -8,6 +8,7 @@ snapshot of the store, its rules re-read from a saved file).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,3 +79,51 @@ def _rules_only(seed: int) -> Scorer:
 SCORER_CASES: list[ScorerCase] = [
     ScorerCase("detector-rules-only", _rules_only),
 ]
+
+
+@functools.lru_cache(maxsize=4)
+def _gbm_registry(seed: int) -> Path:
+    """A registry with a tiny GBM champion (trained once per seed: training determinism
+    is the MODELS cases' business; this case checks the detector serving it)."""
+    import tempfile
+
+    import pandas as pd
+
+    from fraudstream.detect.models.gbm import GradientBoostingModel
+    from fraudstream.detect.registry import ModelRegistry
+    from fraudstream.features.contract import FEATURE_CONTRACT_VERSION, FEATURE_NAMES
+    from fraudstream.features.offline import offline_features
+    from tests.unit.features.streams import make_stream
+
+    recs = make_stream(n=1500, seed=seed + 100)
+    df = pd.DataFrame(recs)
+    y = ((df["amount"] > 300) | df["is_fraud"]).astype(int).to_numpy()
+    model = GradientBoostingModel(
+        FEATURE_NAMES, n_estimators=15, max_depth=3, seed=seed, n_jobs=1
+    ).fit(offline_features(df), y)
+    root = Path(tempfile.mkdtemp(prefix="fs-conformance-"))
+    reg = ModelRegistry(root)
+    reg.promote(reg.register(model, {"feature_contract_version": FEATURE_CONTRACT_VERSION}))
+    return root
+
+
+def _gbm_champion(seed: int) -> Scorer:
+    """The detector serving a tiny GBM promoted in a model registry (MODELS area)."""
+    from fraudstream.detect import load_detector
+    from fraudstream.settings import Settings
+
+    root = _gbm_registry(seed)
+
+    def make(rules: Path | None) -> EnsembleDetector:
+        return load_detector(Settings(model_dir=root, detection={"rules_path": rules}))
+
+    return DetectorScorer(make)
+
+
+try:
+    import fraudstream.detect.models.gbm
+    import fraudstream.detect.registry  # noqa: F401
+except ImportError:  # the MODELS area is not in this checkout
+    pass
+else:
+    SCORER_CASES.append(ScorerCase("detector-gbm-champion", _gbm_champion))

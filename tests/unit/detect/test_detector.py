@@ -169,3 +169,34 @@ def test_load_detector_reads_settings(tmp_path: Path) -> None:
     assert d.action.tolist() == ["BLOCK", "ALLOW", "ALLOW"]
     assert d.reasons[0] == ["blocklist:card_id"]
     assert d.risk_level[1] == "MEDIUM" and d.reasons[1] == ["rule:tiny"]
+
+
+def test_load_detector_hot_swaps_the_registry_champion(tmp_path: Path) -> None:
+    import time
+
+    import pandas as pd
+
+    gbm = pytest.importorskip("fraudstream.detect.models.gbm")
+    registry = pytest.importorskip("fraudstream.detect.registry")
+    from fraudstream.features.contract import FEATURE_CONTRACT_VERSION
+    from fraudstream.features.offline import offline_features
+
+    df = pd.DataFrame(make_stream(n=800, seed=9))
+    x, y = offline_features(df), (df["amount"] > 100).astype(int).to_numpy()
+    reg = registry.ModelRegistry(tmp_path)
+    meta = {"feature_contract_version": FEATURE_CONTRACT_VERSION}
+    models = [gbm.GradientBoostingModel(FEATURE_NAMES, n_estimators=n, max_depth=2, n_jobs=1)
+              .fit(x, y) for n in (5, 9)]  # fmt: skip
+    v1 = reg.register(models[0], meta)
+    det = load_detector(Settings(model_dir=tmp_path, detection={"model_check_interval_s": 0.01}))
+    store = DictStore()
+    assert det.score(batch([50.0]), store).model_version.startswith("rules-only")
+    reg.promote(v1)
+    time.sleep(0.02)
+    assert det.score(batch([50.0]), store).model_version.startswith(models[0].version)
+    reg.promote(reg.register(models[1], meta))
+    time.sleep(0.02)
+    assert det.score(batch([50.0]), store).model_version.startswith(models[1].version)
+    reg.rollback()
+    time.sleep(0.02)
+    assert det.version.startswith(models[0].version)
