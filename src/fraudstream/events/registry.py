@@ -109,7 +109,8 @@ class HttpSchemaRegistry:
         schema_id = reg.register("transactions-value", schema_dict("transaction"))
 
     Args:
-        url: base URL, e.g. ``http://127.0.0.1:8081``.
+        url: base URL, e.g. ``http://127.0.0.1:8081``; ``https://key:secret@host``
+            sends basic auth (Confluent Cloud API keys) and is logged without them.
         timeout_s: per-request timeout.
         client: an ``httpx.Client`` to use instead of a new one (tests, auth).
     """
@@ -117,8 +118,11 @@ class HttpSchemaRegistry:
     def __init__(
         self, url: str, *, timeout_s: float = 10.0, client: httpx.Client | None = None
     ) -> None:
-        self.url = url.rstrip("/")
-        self._client = client or httpx.Client(base_url=self.url, timeout=timeout_s)
+        base = httpx.URL(url.rstrip("/"))
+        # Credentials in the URL (https://key:secret@host) become basic auth; never log them.
+        self.url = str(base.copy_with(username=None, password=None))
+        auth = httpx.BasicAuth(base.username, base.password) if base.username else None
+        self._client = client or httpx.Client(base_url=self.url, timeout=timeout_s, auth=auth)
         self._owns_client = client is None
         self._lock = threading.Lock()
         self._ids: dict[tuple[str, str], int] = {}

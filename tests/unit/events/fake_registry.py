@@ -25,6 +25,7 @@ class FakeConfluent(ThreadingHTTPServer):
         self.schemas: dict[int, str] = {}
         self.requests: list[tuple[str, str]] = []
         self.fail_with: int | None = None
+        self.auth_headers: list[str | None] = []
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -43,6 +44,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self.server.requests.append(("POST", self.path))
+        self.server.auth_headers.append(self.headers.get("Authorization"))
         if self.server.fail_with:
             self._send(self.server.fail_with, {"error_code": 50001, "message": "boom"})
             return

@@ -103,3 +103,17 @@ def test_open_registry_picks_by_url() -> None:
     reg = open_registry(KafkaSettings(schema_registry_url="http://127.0.0.1:1"))
     assert isinstance(reg, HttpSchemaRegistry)
     assert reg.url == "http://127.0.0.1:1"
+
+
+def test_credentials_in_the_url_become_basic_auth_and_stay_out_of_messages(
+    server: FakeConfluent,
+) -> None:
+    host, port = server.server_address[:2]
+    reg = HttpSchemaRegistry(f"http://api-key:s3cr%40t@{host!s}:{port}")
+    assert "s3cr" not in reg.url and "api-key" not in reg.url
+    reg.register("t-value", schema_dict("feedback"))
+    assert server.auth_headers[-1] == "Basic YXBpLWtleTpzM2NyQHQ="  # api-key:s3cr@t
+    server.fail_with = 500
+    with pytest.raises(SchemaRegistryError) as info:
+        reg.register("u-value", schema_dict("alert"))
+    assert "s3cr" not in str(info.value)
