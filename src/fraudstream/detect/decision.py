@@ -213,18 +213,23 @@ def _reasons(
     level: np.ndarray,
     downgraded: np.ndarray,
 ) -> list[list[str]]:
-    with_rules = set(np.flatnonzero(rules.hits.any(axis=1)).tolist()) | set(rules.list_reasons)
-    out: list[list[str]] = []
-    for i in range(n):
-        r = rules.reasons(i) if i in with_rules else []
-        if i in model:
-            r.extend(model[i])
-        if extra is not None and extra[i]:
+    # Most rows have nothing to say: build those in one comprehension and only walk
+    # the rows that a list, a rule, the model, the graph or the budget touched.
+    special = set(np.flatnonzero(rules.hits.any(axis=1)).tolist())
+    special |= set(rules.list_reasons) | set(model) | set(downgraded.tolist())
+    if extra is not None:
+        special |= {i for i, r in enumerate(extra) if r}
+    out = [[NO_SIGNAL] for _ in range(n)]
+    for i in np.flatnonzero(level != LOW).tolist():
+        out[i] = [f"score_band:{RISK_LEVELS[level[i]]}"]
+    budget = set(downgraded.tolist())
+    for i in sorted(special):
+        r = rules.reasons(i)
+        r.extend(model.get(i, ()))
+        if extra is not None:
             r.extend(extra[i])
-        out.append(r)
-    for i in downgraded.tolist():
-        out[i].append(BUDGET_REASON)
-    for i in range(n):
-        if not out[i]:
-            out[i].append(NO_SIGNAL if level[i] == LOW else f"score_band:{RISK_LEVELS[level[i]]}")
+        if i in budget:
+            r.append(BUDGET_REASON)
+        if r:
+            out[i] = r
     return out
