@@ -32,6 +32,9 @@ DataDirOpt = Annotated[
 BootstrapOpt = Annotated[
     str | None, typer.Option("--bootstrap", help="Override kafka.bootstrap_servers.")
 ]
+AdminTimeoutOpt = Annotated[
+    float, typer.Option("--timeout", help="Seconds to wait for the cluster.", min=0.1)
+]
 
 
 def _settings() -> Settings:
@@ -116,18 +119,19 @@ def status(data_dir: DataDirOpt = None) -> None:
     typer.echo(f"running pid={s.pid} bootstrap={s.bootstrap} data={s.data_dir}")
 
 
-def _bus(bootstrap: str | None) -> KafkaBus:
+def _bus(bootstrap: str | None, timeout_s: float) -> KafkaBus:
     from fraudstream.bus.kafka import KafkaBus
 
     k = _settings().kafka
     if bootstrap:
         k = k.model_copy(update={"bootstrap_servers": bootstrap})
-    return KafkaBus(k)
+    return KafkaBus(k, timeout_s=timeout_s)
 
 
 @topics_app.command()
 def create(
     bootstrap: BootstrapOpt = None,
+    timeout_s: AdminTimeoutOpt = 30.0,
     partitions: Annotated[
         list[str] | None,
         typer.Option("--partitions", "-p", help="NAME=COUNT, overrides the settings; repeatable."),
@@ -140,7 +144,7 @@ def create(
         if name not in counts or not count.isdigit() or int(count) < 1:
             raise typer.BadParameter(f"expected one of {sorted(counts)}=N, got {item!r}")
         counts[name] = int(count)
-    bus = _bus(bootstrap)
+    bus = _bus(bootstrap, timeout_s)
     try:
         bus.create_topics(counts)
         existing = bus.list_topics()
@@ -151,10 +155,10 @@ def create(
 
 
 @topics_app.command("list")
-def list_(bootstrap: BootstrapOpt = None) -> None:
+def list_(bootstrap: BootstrapOpt = None, timeout_s: AdminTimeoutOpt = 30.0) -> None:
     """List the cluster's topics with their partition counts."""
     try:
-        topics = _bus(bootstrap).list_topics()
+        topics = _bus(bootstrap, timeout_s).list_topics()
     except FraudstreamError as exc:
         raise _fail(exc) from exc
     for name, count in topics.items():
