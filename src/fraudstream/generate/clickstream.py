@@ -37,7 +37,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import random
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -119,6 +119,27 @@ class LabelledEvent:
     def jsonl_record(self) -> dict[str, Any]:
         """The event with ``is_fraud`` and ``fraud_scenario`` added (JSONL output)."""
         return {**self.event, "is_fraud": self.is_fraud, "fraud_scenario": self.scenario}
+
+
+def label_from_headers(
+    headers: Iterable[tuple[str, bytes | str | None]] | None,
+) -> tuple[bool, str | None] | None:
+    """The ground truth ``(is_fraud, fraud_scenario)`` of a consumed message, if labelled.
+
+    Example:
+        >>> label_from_headers([(LABEL_HEADER, b'{"is_fraud":true,"fraud_scenario":"scraper"}')])
+        (True, 'scraper')
+        >>> label_from_headers([]) is None
+        True
+    """
+    for name, value in headers or ():
+        if name == LABEL_HEADER and value is not None:
+            try:
+                label = orjson.loads(value)
+                return bool(label["is_fraud"]), label.get("fraud_scenario")
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                return None
+    return None
 
 
 @dataclass(slots=True)

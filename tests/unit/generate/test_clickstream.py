@@ -23,6 +23,7 @@ from fraudstream.generate.clickstream import (
     ClickstreamConfig,
     ClickstreamGenerator,
     LabelledEvent,
+    label_from_headers,
 )
 from fraudstream.generate.clickstream_run import (
     DeliveryReport,
@@ -297,3 +298,10 @@ def test_kafka_producer_config_is_the_seeds() -> None:
     conf = kafka_producer_config(KafkaSettings(bootstrap_servers="h:1"), 3)
     assert conf["acks"] == "all" and conf["batch.size"] == 32768 and conf["linger.ms"] == 20
     assert conf["compression.type"] == "snappy" and conf["bootstrap.servers"] == "h:1"
+
+
+def test_label_round_trips_through_headers() -> None:
+    for le in stream(500, seed=12, bot_session_probability=0.3):
+        assert label_from_headers(le.label_headers()) == (le.is_fraud, le.scenario)
+    assert label_from_headers(None) is None
+    assert label_from_headers([(LABEL_HEADER, b"not json")]) is None
