@@ -48,6 +48,12 @@ from fraudstream.bench.commands import bench_app  # noqa: E402
 
 app.add_typer(bench_app, name="bench")
 
+from fraudstream.learn.commands import evaluate_command, models_app, train_command  # noqa: E402
+
+app.command("train")(train_command)
+app.command("evaluate")(evaluate_command)
+app.add_typer(models_app, name="models")
+
 
 def load_settings() -> Settings:
     """Read configuration once, at the entry point."""

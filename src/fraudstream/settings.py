@@ -176,6 +176,41 @@ class DetectionSettings(BaseModel):
     max_seen_per_card: int = Field(32, ge=1)
 
 
+class LearnSettings(BaseModel):
+    """Training and evaluation (see docs/models.md)."""
+
+    datasets_dir: Path = Path("../shared/datasets")  # the shared real datasets
+    cache_dir: Path = Path("var/cache")  # computed feature frames
+    reports_dir: Path = Path("reports")  # JSON + Markdown evaluation reports
+
+
+class OnlineLearningSettings(BaseModel):
+    """The feedback -> online model updater (``fraudstream learn``, docs/operations.md)."""
+
+    group_id: str = "fraudstream-learner"
+    batch_size: int = Field(50, ge=1)  # labelled rows per partial_fit
+    max_wait_s: float = Field(30.0, gt=0.0)  # flush a smaller batch after this long
+    feature_wait_s: float = Field(120.0, ge=0.0)  # wait for the sink to store the features
+    require_both_classes: bool = False  # hold one-class batches even once the model is fitted
+    auto_promote: bool = True  # promote an update whose parent is still the champion
+    positive_weight: float = Field(10.0, gt=0.0)  # cold-start model's fraud class weight
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+
+
+class DriftSettings(BaseModel):
+    """Drift monitoring (PSI / KS) and the retraining trigger (docs/operations.md)."""
+
+    bins: int = Field(10, ge=2)
+    window_records: int = Field(5_000, ge=10)  # recent scores compared with the reference
+    min_records: int = Field(500, ge=1)
+    psi_threshold: float = Field(0.25, gt=0.0)
+    ks_threshold: float = Field(0.2, gt=0.0, le=1.0)
+    min_drifted_features: int = Field(3, ge=1)  # or the score itself drifted
+    retrain_on_drift: bool = False
+    retrain_n_transactions: int = Field(60_000, ge=1_000)
+    reference_path: Path | None = None  # None: the champion's drift_reference.json
+
+
 class Settings(BaseSettings):
     """Everything a fraudstream process can be configured with.
 
@@ -205,3 +240,6 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     generator: GeneratorSettings = GeneratorSettings()
     detection: DetectionSettings = DetectionSettings()
+    online_learning: OnlineLearningSettings = OnlineLearningSettings()
+    drift: DriftSettings = DriftSettings()
+    learn: LearnSettings = LearnSettings()
