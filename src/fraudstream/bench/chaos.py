@@ -94,9 +94,9 @@ class _Workers:
     def start(self, worker_id: str) -> None:
         path = self.log_dir / f"{worker_id}.log"
         self._log_start[worker_id] = path.stat().st_size if path.exists() else 0
-        log = path.open("ab")
         cmd = [sys.executable, "-m", "fraudstream.cli", "score", "--worker-id", worker_id]
-        self.procs[worker_id] = subprocess.Popen(cmd, env=self.env, stdout=log, stderr=log)
+        with path.open("ab") as log:  # the child keeps its own descriptor
+            self.procs[worker_id] = subprocess.Popen(cmd, env=self.env, stdout=log, stderr=log)
 
     def working(self, worker_id: str) -> bool:
         """Whether this incarnation of the worker got partitions (it logs "assigned")."""

@@ -113,17 +113,10 @@ def measure_throughput(
     env["FRAUDSTREAM_LOG_LEVEL"] = "WARNING"
     procs = []
     for i in range(workers):
-        log = (log_dir / f"tput-{workers}w-{i}.log").open("ab")
-        cmd = [
-            *_pin(i + 1),
-            sys.executable,
-            "-m",
-            "fraudstream.cli",
-            "score",
-            "--worker-id",
-            f"w{i}",
-        ]
-        procs.append(subprocess.Popen(cmd, env=env, stdout=log, stderr=log))
+        cmd = [*_pin(i + 1), sys.executable, "-m", "fraudstream.cli", "score"]
+        cmd += ["--worker-id", f"w{i}"]
+        with (log_dir / f"tput-{workers}w-{i}.log").open("ab") as log:
+            procs.append(subprocess.Popen(cmd, env=env, stdout=log, stderr=log))
     try:
         return _drain_rate(bus, group, s.topics.transactions, partitions, records, 600)
     finally:
@@ -138,10 +131,10 @@ def measure_baseline(bootstrap: str, *, records: int, partitions: int, log_dir: 
     s, bus, group = _setup(bootstrap, partitions)
     _fill(bus, s.topics.transactions, _records(records), _encoder(s, "json"))
     t = s.topics
-    log = (log_dir / "baseline.log").open("ab")
     cmd = [*_pin(1), sys.executable, "-m", "fraudstream.bench.baseline", bootstrap, group,
            t.transactions, t.scores, t.alerts]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=log, stderr=log)
+    with (log_dir / "baseline.log").open("ab") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=log)
     try:
         return _drain_rate(bus, group, t.transactions, partitions, records, 900)
     finally:
@@ -158,9 +151,9 @@ def measure_latency(
     recs = _records(int(rate * seconds) + rate)
     env = _env(s, group)
     env["FRAUDSTREAM_LOG_LEVEL"] = "WARNING"
-    log = (log_dir / "latency-worker.log").open("ab")
     cmd = [*_pin(1), sys.executable, "-m", "fraudstream.cli", "score", "--worker-id", "lat"]
-    worker = subprocess.Popen(cmd, env=env, stdout=log, stderr=log)
+    with (log_dir / "latency-worker.log").open("ab") as log:
+        worker = subprocess.Popen(cmd, env=env, stdout=log, stderr=log)
     reader = bus.consumer(f"{group}-reader", read_committed=True)
     tps = [TopicPartition(s.topics.scores, p) for p in range(partitions)]
     reader.assign(tps)
