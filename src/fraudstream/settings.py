@@ -100,6 +100,8 @@ class PipelineSettings(BaseModel):
     codec: Literal["avro", "json"] = "avro"
     poll_timeout_ms: int = Field(20, ge=0)
     metrics_port: int | None = Field(None, ge=1, le=65535)
+    # Also run user-events -> user-events-scored (placeholder click scorer until the GNN).
+    score_user_events: bool = True
 
 
 class ApiKeySettings(BaseModel):

@@ -53,13 +53,22 @@ def load_detector(settings: Settings) -> Detector:
     return detector
 
 
+def changelogs(settings: Settings) -> dict[str, str]:
+    """Input topic -> its compacted state changelog topic."""
+    t, group = settings.topics, settings.pipeline.group_id
+    out = {t.transactions: changelog_topic(group)}
+    if settings.pipeline.score_user_events:
+        out[t.user_events] = changelog_topic(group, t.user_events)
+    return out
+
+
 def ensure_topics(bus: Bus, settings: Settings) -> None:
-    """Create the pipeline's topics, with the compacted state changelog (idempotent)."""
-    topics = settings.topics
-    changelog = changelog_topic(settings.pipeline.group_id)
+    """Create the pipeline's topics, with the compacted state changelogs (idempotent)."""
+    counts = settings.topics.partition_counts()
+    logs = changelogs(settings)
     bus.create_topics(
-        {**topics.partition_counts(), changelog: topics.transactions_partitions},
-        compacted=[changelog],
+        {**counts, **{cl: counts[topic] for topic, cl in logs.items()}},
+        compacted=list(logs.values()),
     )
 
 
@@ -79,12 +88,14 @@ def make_worker(
         codec=p.codec,
         registry=registry or open_registry(settings.kafka),
         worker=p.worker_id,
+        user_events=p.score_user_events,
     )
+    logs = changelogs(settings)
     config = WorkerConfig(
         group_id=p.group_id,
         worker_id=p.worker_id,
-        input_topics=[settings.topics.transactions],
-        changelog_topics={settings.topics.transactions: changelog_topic(p.group_id)},
+        input_topics=list(logs),
+        changelog_topics=logs,
         max_batch_records=p.max_batch_records,
         commit_interval_ms=p.commit_interval_ms,
         poll_timeout_s=p.poll_timeout_ms / 1000,

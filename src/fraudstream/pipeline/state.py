@@ -131,6 +131,12 @@ class PartitionStore:
             self._data[k] = value
 
 
-def changelog_topic(group_id: str) -> str:
-    """Name of the compacted changelog topic of a consumer group's state."""
-    return f"{group_id}-state-changelog"
+def changelog_topic(group_id: str, input_topic: str | None = None) -> str:
+    """Name of the compacted changelog topic of a group's state (of one more input topic).
+
+    The transactions' state uses ``<group_id>-state-changelog``; another input topic
+    (user events) gets ``<group_id>-<topic>-state-changelog``.
+    """
+    if input_topic is None:
+        return f"{group_id}-state-changelog"
+    return f"{group_id}-{input_topic}-state-changelog"

@@ -15,18 +15,21 @@ from collections.abc import Sequence
 from typing import Literal
 
 from fraudstream.detect.base import Detector
-from fraudstream.errors import RecordError
+from fraudstream.errors import ConfigError, RecordError
 from fraudstream.events.contracts import (
     ALERT,
     DEAD_LETTER,
     SCHEMA_NAMES,
     SCORED_TRANSACTION,
+    SCORED_USER_EVENT,
     TRANSACTION,
+    USER_EVENT,
     schema_dict,
 )
 from fraudstream.events.registry import SchemaRegistry, subject_for
 from fraudstream.events.serde import AvroSerde
 from fraudstream.events.validate import validate_transactions
+from fraudstream.pipeline.clicks import merge_encoder, user_event_route
 from fraudstream.pipeline.encoders import ScoredEncoder
 from fraudstream.pipeline.processor import (
     DecodeMany,
@@ -55,6 +58,8 @@ def register_all(registry: SchemaRegistry, topics: TopicSettings) -> None:
         SCORED_TRANSACTION: topics.scores,
         ALERT: topics.alerts,
         DEAD_LETTER: topics.dead_letter,
+        USER_EVENT: topics.user_events,
+        SCORED_USER_EVENT: topics.user_events_scored,
     }
     for name in SCHEMA_NAMES:
         registry.register(subject_for(subjects.get(name, name)), schema_dict(name))
@@ -85,8 +90,9 @@ def build_processor(
     registry: SchemaRegistry | None = None,
     worker: str | None = None,
     keep_outputs: bool = False,
+    user_events: bool = False,
 ) -> Processor:
-    """The transactions route with its codec; dead letters in Avro or JSON alike."""
+    """The transactions route (and, with ``user_events``, the click-stream route)."""
     decode: DecodeMany
     enc_scored: EncodeOutputs
     enc_alert: EncodeMany
@@ -116,8 +122,20 @@ def build_processor(
         encode_alert=enc_alert,
         validate=validate_transactions,
     )
+    routes = {route.input_topic: route}
+    if user_events:
+        if codec != "avro" or registry is None:
+            raise ConfigError("the user-events route needs the avro codec")
+        routes[topics.user_events] = user_event_route(
+            input_topic=topics.user_events,
+            output_topic=topics.user_events_scored,
+            decode=avro_decoder(serde_for(USER_EVENT, topics.user_events, registry)),
+            encode=merge_encoder(
+                serde_for(SCORED_USER_EVENT, topics.user_events_scored, registry).encode_many
+            ),
+        )
     return Processor(
-        routes={route.input_topic: route},
+        routes=routes,
         dead_letter_topic=topics.dead_letter,
         encode_dead_letter=enc_dead,
         worker=worker,

@@ -152,3 +152,35 @@ def test_amount_rule_actions_and_reasons() -> None:
     assert d.reasons[4] == ["AMOUNT_GE_900"]
     assert np.all((d.fraud_score >= 0) & (d.fraud_score <= 1))
     assert d.features is not None and d.features[:, 1].tolist() == [1, 2, 3, 4, 1]
+
+
+def test_user_events_are_scored_to_their_own_topic_with_per_user_state() -> None:
+    from fraudstream.events.registry import InProcessRegistry
+    from fraudstream.pipeline.wiring import register_all, serde_for
+
+    reg = InProcessRegistry()
+    register_all(reg, TOPICS)
+    proc = build_processor(TOPICS, AmountRuleDetector(), registry=reg, user_events=True)
+    enc = serde_for("user_event", TOPICS.user_events, reg)
+
+    def ev(i: int, status: str = "ERROR", **over: Any) -> dict[str, Any]:
+        rec = {"event_id": f"e{i}", "user_id": "u1", "session_id": "s1",
+               "event_type": "PAYMENT", "event_timestamp": NOW_MS - 1000 + i,
+               "request_latency_ms": 80, "status": status,
+               "error_code": 500 if status == "ERROR" else None, "product_id": None}  # fmt: skip
+        rec.update(over)
+        return rec
+
+    events = [ev(i) for i in range(5)] + [ev(5, status="SUCCESS", error_code=503)]
+    msgs = [
+        Message(TOPICS.user_events, 1, i, b"u1", enc.encode(e), NOW_MS)
+        for i, e in enumerate(events)
+    ]
+    held, get = stores()
+    res = proc.process(msgs, get, NOW_MS)
+    out = serde_for("scored_user_event", TOPICS.user_events_scored, reg)
+    scored = [out.decode(r.value) for r in res.records if r.topic == TOPICS.user_events_scored]
+    assert [s["event_id"] for s in scored] == [f"e{i}" for i in range(5)]
+    assert [s["is_fraud"] for s in scored] == [False, False, False, True, True]
+    assert res.dead == {"validation_failed": 1}
+    assert held[1].get("user:u1") is not None
