@@ -2,6 +2,8 @@
 
 Stages, each over the same ``--count`` records:
 
+Setup (population, id tables, encoder tables, producer) is timed apart.
+
 1. ``generate_columns``: events as numpy columns (the generator alone);
 2. ``generate_dicts``: the same, materialised as ``transaction.avsc`` dicts;
 3. ``generate_avro``: columns encoded to wire-format Avro (the columnar encoder);
@@ -57,26 +59,30 @@ def run(count: int, customers: int, bootstrap: str | None, seed: int = 42) -> di
     def fresh() -> TransactionGenerator:
         return TransactionGenerator(config, population=population)
 
+    gen_columns, gen_dicts, gen_serde = fresh(), fresh(), fresh()
+
     def columns() -> int:
-        return sum(len(c) for c, _ in fresh().column_batches(count))
+        return sum(len(c) for c, _ in gen_columns.column_batches(count))
 
     def dicts() -> int:
-        return sum(len(b) for b in fresh().batches(count, 10_000))
+        return sum(len(b) for b in gen_dicts.batches(count, 10_000))
+
+    setup = time.perf_counter()
+    gen_avro = fresh()
+    encoder = TransactionEncoder(gen_avro.ids, schema_id=1)
+    setup_s = {"encoder": round(time.perf_counter() - setup, 3)}
 
     def avro() -> int:
-        gen = fresh()
-        enc = TransactionEncoder(gen.ids, schema_id=1)
-        return sum(len(enc.encode(c, r)[1]) for c, r in gen.column_batches(count))
+        return sum(len(encoder.encode(c, r)[1]) for c, r in gen_avro.column_batches(count))
 
     def dicts_serde() -> int:
         from fraudstream.events.registry import InProcessRegistry
         from fraudstream.events.serde import AvroSerde
 
         serde = AvroSerde("transaction", InProcessRegistry(), "transactions-value")
-        gen = fresh()
         n = 0
-        for cols, raw in gen.column_batches(count):
-            n += len(serde.encode_many(gen.ids.to_records(cols, format_ids(raw))))
+        for cols, raw in gen_serde.column_batches(count):
+            n += len(serde.encode_many(gen_serde.ids.to_records(cols, format_ids(raw))))
         return n
 
     stages: dict[str, Callable[[], int]] = {
@@ -96,10 +102,13 @@ def run(count: int, customers: int, bootstrap: str | None, seed: int = 42) -> di
         warm.send([b"warm"], [b"up"])
         warm.close()
 
+        setup = time.perf_counter()
+        gen_kafka = fresh()
+        sink = KafkaSink(gen_kafka.ids, kafka, topic)
+        setup_s["kafka_sink"] = round(time.perf_counter() - setup, 3)
+
         def to_kafka() -> int:
-            gen = fresh()
-            sink = KafkaSink(gen.ids, kafka, topic)
-            for cols, raw in gen.column_batches(count):
+            for cols, raw in gen_kafka.column_batches(count):
                 sink.write(cols, raw)
             failed = sink.close()
             if failed:
@@ -114,6 +123,7 @@ def run(count: int, customers: int, bootstrap: str | None, seed: int = 42) -> di
         "customers": customers,
         "workers": 1,
         "population_build_s": round(build_s, 3),
+        "setup_s": setup_s,
         "stages": results,
         "machine": {
             "python": platform.python_version(),
