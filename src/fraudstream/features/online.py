@@ -83,40 +83,51 @@ class OnlineFeatures:
             {c: batch.col(c) for c in STATELESS_INPUTS}
         )
         col = len(STATELESS_FEATURES)
+        simple: list[tuple[str, str, int]] = []
         for name, field in WINDOW_KEYS:
             if name == "card":
                 card_update(self, batch, store, out, col)
             else:
-                self._simple(name, batch.col(field), batch, store, out, col)
+                simple.append((name, field, col))
             col += 6
+        self._simple(simple, batch, store, out)
         return out
 
     def _simple(
         self,
-        name: str,
-        keys: np.ndarray,
+        kinds: list[tuple[str, str, int]],
         batch: TransactionBatch,
         store: KeyValueStore,
         out: np.ndarray,
-        col: int,
     ) -> None:
-        rows, bgid, uniq = group_keys(keys)
-        if rows.size == 0:
+        """Account, device and IP windows in one pass: their groups side by side."""
+        parts_rows: list[np.ndarray] = []
+        parts_gid: list[np.ndarray] = []
+        parts_col: list[np.ndarray] = []
+        skeys: list[str] = []
+        for name, field, col in kinds:
+            rows, bgid, uniq = group_keys(batch.col(field))
+            parts_rows.append(rows)
+            parts_gid.append(bgid + len(skeys))
+            parts_col.append(np.full(rows.shape[0], col, dtype=np.int64))
+            skeys += store_keys(f"{STATE_PREFIX}{name}/", uniq)
+        if not skeys:
             return
-        prefix = f"{STATE_PREFIX}{name}/"
-        skeys = store_keys(prefix, uniq)
+        rows, bgid, bcol = (np.concatenate(p) for p in (parts_rows, parts_gid, parts_col))
         blobs = read_groups(store, skeys, b"")
         hist = np.frombuffer(b"".join(blobs), dtype=EVENT)
+        n_hist = hist.shape[0]
         hlen = np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs)) // EVENT.itemsize
-        gid = np.concatenate((np.repeat(np.arange(len(uniq)), hlen), bgid))
+        gid = np.concatenate((np.repeat(np.arange(len(skeys)), hlen), bgid))
         order = np.argsort(gid, kind="stable")
         gid = gid[order]
         t = segmented_cummax(gid, np.concatenate((hist["t"], batch.col("event_time")[rows]))[order])
         amount = np.concatenate((hist["amount"], batch.col("amount")[rows]))[order]
-        q = np.flatnonzero(order >= hist.shape[0])
-        out[rows[order[q] - hist.shape[0]], col : col + 6] = window_block(gid, t, amount, q)
+        q = np.flatnonzero(order >= n_hist)
+        b = order[q] - n_hist
+        out[rows[b, None], bcol[b, None] + np.arange(6)] = window_block(gid, t, amount, q)
         keep = tail_mask(gid, t, self._keep_ms, self.max_events)
         new = np.empty(int(keep.sum()), dtype=EVENT)
         new["t"], new["amount"] = t[keep], amount[keep]
-        counts = np.bincount(gid[keep], minlength=len(uniq))
+        counts = np.bincount(gid[keep], minlength=len(skeys))
         write_groups(store, skeys, new.tobytes(), counts, EVENT.itemsize)
