@@ -44,6 +44,10 @@ from fraudstream.pipeline.commands import register as _register_pipeline  # noqa
 
 _register_pipeline(app)  # score, run, dlq
 
+from fraudstream.learn.online_cmd import learn_command  # noqa: E402
+
+app.command("learn")(learn_command)
+
 from fraudstream.bench.commands import bench_app  # noqa: E402
 
 app.add_typer(bench_app, name="bench")

@@ -97,6 +97,40 @@ DETECTOR_MODEL_SWAPS = Counter(
 )  # fmt: skip
 
 
+# -- feedback learner, drift (learn/) -------------------------------------------------------
+LEARNER_FEEDBACK = Counter(
+    "fraudstream_learner_feedback_total",
+    "Feedback records by outcome (applied, held, no_features, invalid)", ["outcome"],
+)  # fmt: skip
+LEARNER_UPDATES = Counter(
+    "fraudstream_learner_updates_total", "Online model updates saved to the registry", ["label"]
+)
+LEARNER_BUFFER = Gauge(
+    "fraudstream_learner_buffer_rows", "Labelled rows waiting for the next partial_fit"
+)
+LEARNER_UPDATE_SECONDS = Histogram(
+    "fraudstream_learner_update_seconds", "Feature lookup + partial_fit + save per update",
+    buckets=_LATENCY_BUCKETS_S,
+)  # fmt: skip
+MODEL_VERSION = Gauge(
+    "fraudstream_model_version", "Registry version number (v0012 -> 12) in force, by component",
+    ["component"],
+)  # fmt: skip
+DRIFT_PSI = Gauge(
+    "fraudstream_drift_psi", "Population stability index vs the training reference", ["feature"]
+)
+DRIFT_KS = Gauge(
+    "fraudstream_drift_ks", "Kolmogorov-Smirnov statistic vs the training reference", ["feature"]
+)
+DRIFT_DRIFTED = Gauge("fraudstream_drift_drifted_features", "Features over the PSI or KS threshold")
+DRIFT_RETRAINS = Counter(
+    "fraudstream_drift_retrains_total", "Retraining runs started by the drift trigger", ["outcome"]
+)
+ALERTS_SEEN = Counter(
+    "fraudstream_alerts_tailed_total", "Alerts printed by `fraudstream alerts tail`", ["action"]
+)
+
+
 def serve_metrics(port: int, addr: str = "127.0.0.1") -> None:
     """Expose the default registry on ``http://addr:port/metrics`` (a daemon thread)."""
     start_http_server(port, addr=addr)

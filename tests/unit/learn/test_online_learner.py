@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from fraudstream.bus.memory import MemoryBus
 from fraudstream.detect.champion import ChampionWatcher
@@ -92,7 +91,9 @@ def _drain(env: Env, max_updates: int) -> None:
 
 def test_burst_of_verdicts_increments_version_and_moves_scores(tmp_path: Path) -> None:
     env = Env(tmp_path, OnlineLearningSettings(batch_size=40, max_wait_s=1e9))
-    v1 = env.registry.register(_warm_model(), {"feature_contract_version": FEATURE_CONTRACT_VERSION})
+    v1 = env.registry.register(
+        _warm_model(), {"feature_contract_version": FEATURE_CONTRACT_VERSION}
+    )
     env.registry.promote(v1)
     watcher = ChampionWatcher(env.registry, check_interval_s=0.0)
     probe = _cluster(1.5, 200)  # a pattern the warm model finds ambiguous
@@ -156,7 +157,9 @@ def test_rollback_is_not_overridden_and_missing_features_are_waited_for(tmp_path
     t = [0.0]
     env = Env(tmp_path, OnlineLearningSettings(batch_size=5, max_wait_s=1e9, feature_wait_s=10))
     env.learner._clock = lambda: t[0]
-    v1 = env.registry.register(_warm_model(), {"feature_contract_version": FEATURE_CONTRACT_VERSION})
+    v1 = env.registry.register(
+        _warm_model(), {"feature_contract_version": FEATURE_CONTRACT_VERSION}
+    )
     env.registry.promote(v1)
     env.verdicts(["ghost1", "ghost2", "ghost3", "ghost4", "ghost5"], "fraud")
     env.learner.step(timeout_s=0.01)
@@ -179,5 +182,3 @@ def test_invalid_feedback_is_counted_not_fatal(tmp_path: Path) -> None:
     env.bus.producer().produce("feedback", b"garbage", key=b"k")
     assert env.learner.step(timeout_s=0.01) == 1
     assert env.learner.stats.invalid == 1 and env.committed() == 1
-    with pytest.raises(KeyError):
-        {}["x"]  # the learner itself did not raise above
