@@ -127,3 +127,10 @@ except ImportError:  # the MODELS area is not in this checkout
     pass
 else:
     SCORER_CASES.append(ScorerCase("detector-gbm-champion", _gbm_champion))
+
+try:
+    from tests.unit.detect.model_cases import MODEL_CASES
+except ImportError:  # the MODELS area is not in this checkout
+    pass
+else:
+    SCORER_CASES.extend(MODEL_CASES)
