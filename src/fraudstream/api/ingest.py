@@ -8,9 +8,9 @@ record and the row carry only its keyed hash and last four digits.
 
 from __future__ import annotations
 
-import hashlib
+import hmac
 import logging
-import uuid
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,10 +20,10 @@ import orjson
 from fraudstream.api.schemas import PaymentCreate
 from fraudstream.api.security import card_hash
 from fraudstream.bus.base import Producer
-from fraudstream.errors import BusError
+from fraudstream.errors import BusError, ValidationError
 from fraudstream.events.registry import SchemaRegistry, subject_for
 from fraudstream.events.serde import AvroSerde
-from fraudstream.events.validate import validate_transaction
+from fraudstream.events.validate import DEFAULT_LIMITS
 
 logger = logging.getLogger(__name__)
 
@@ -40,12 +40,39 @@ class Prepared:
 
 
 def new_payment_id() -> str:
-    """A fresh payment id (also the transaction id on the stream)."""
-    return "pay_" + uuid.uuid4().hex
+    """A fresh random payment id (also the transaction id on the stream)."""
+    return "pay_" + os.urandom(16).hex()
 
 
-def prepare(p: PaymentCreate, *, card_key: bytes, now: datetime) -> Prepared:
-    """Record, row and request hash of one payment (raises ``ValidationError``)."""
+def _check_event_time(event_ms: int, now_ms: int) -> None:
+    limits = DEFAULT_LIMITS
+    if event_ms > now_ms + limits.max_future_ms:
+        ahead_s = (event_ms - now_ms) / 1000
+        raise ValidationError(f"{ahead_s:.0f} s in the future", field="event_time")
+    if event_ms < limits.min_event_time_ms:
+        raise ValidationError("before 2000-01-01 is implausible", field="event_time")
+
+
+def request_hash(card_key: bytes, p: PaymentCreate, raw_body: bytes | None = None) -> str:
+    """What idempotency compares: a keyed hash of the request body.
+
+    Keyed (HMAC), because the body may hold a card number: a plain hash of it
+    could be brute-forced back to the PAN. ``raw_body`` (the bytes of a single
+    request) is the cheap path; batch items hash their canonical JSON.
+    """
+    if raw_body is None:
+        body = p.model_dump(mode="json", exclude=_HASH_EXCLUDE)
+        if p.card_number is not None:
+            body["card_number"] = p.card_number.get_secret_value()
+        raw_body = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    return hmac.digest(card_key, raw_body, "sha256").hex()
+
+
+def prepare(
+    p: PaymentCreate, *, card_key: bytes, now: datetime, raw_body: bytes | None = None
+) -> Prepared:
+    """Record, row and request hash of one payment (``ValidationError`` for bad values
+    the request model cannot judge alone, e.g. an event time in the future)."""
     if p.card_number is not None:
         pan = p.card_number.get_secret_value()
         card_id, last4 = card_hash(card_key, pan), pan[-4:]
@@ -55,7 +82,10 @@ def prepare(p: PaymentCreate, *, card_key: bytes, now: datetime) -> Prepared:
     payment_id = new_payment_id()
     event_time = p.event_time or now
     event_ms = int(event_time.timestamp() * 1000)
+    if p.event_time is not None:
+        _check_event_time(event_ms, int(now.timestamp() * 1000))
     ip = str(p.ip_address) if p.ip_address is not None else None
+    # Every other field was validated by the request model (same rules as validate_transaction).
     record: dict[str, Any] = {
         "transaction_id": payment_id,
         "event_time": event_ms,
@@ -77,8 +107,6 @@ def prepare(p: PaymentCreate, *, card_key: bytes, now: datetime) -> Prepared:
         "is_fraud": None,
         "fraud_scenario": None,
     }
-    # The checks the request model cannot express (e.g. event_time in the future).
-    validate_transaction(record, now_ms=int(now.timestamp() * 1000))
     row = {
         "payment_id": payment_id,
         "transaction_id": payment_id,
@@ -100,10 +128,7 @@ def prepare(p: PaymentCreate, *, card_key: bytes, now: datetime) -> Prepared:
         "event_time": event_time,
         "created_at": now,
     }
-    body = p.model_dump(mode="json", exclude=_HASH_EXCLUDE)
-    body["card"] = card_id
-    digest = hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
-    return Prepared(record, row, digest)
+    return Prepared(record, row, request_hash(card_key, p, raw_body))
 
 
 class Publisher:

@@ -23,12 +23,12 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, Table, delete, select
+from sqlalchemy import Engine, Table, bindparam, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from fraudstream.errors import ConflictError, FraudstreamError, StoreError
 from fraudstream.store.db import store_errors
 from fraudstream.store.models import IdempotencyKey, Payment, utcnow
-from fraudstream.store.repository import upsert
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +71,7 @@ class IngestLedger:
             queue.SimpleQueue()
         )
         self._thread: threading.Thread | None = None
+        self._stmts: dict[str, tuple[Any, Any, Any]] = {}
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="ingest-ledger", daemon=True)
@@ -124,32 +125,49 @@ class IngestLedger:
                 if fut is not None:
                     loop.call_soon_threadsafe(_resolve, fut)
 
+    def _statements(self, dialect: str) -> tuple[Any, Any, Any]:
+        """Statements built once per dialect (building them costs more than running them)."""
+        cached = self._stmts.get(dialect)
+        if cached is None:
+            ins: Any = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
+            keys = ins(_KEYS).on_conflict_do_nothing(index_elements=["key"]).returning(_KEYS.c.key)
+            lookup = select(_KEYS.c.key, _KEYS.c.request_hash, _KEYS.c.payment_id).where(
+                _KEYS.c.key.in_(bindparam("keys", expanding=True))
+            )
+            payments = ins(_PAYMENTS).on_conflict_do_nothing(index_elements=["payment_id"])
+            cached = self._stmts[dialect] = (keys, lookup, payments)
+        return cached
+
     def write(self, entries: list[Entry]) -> None:
         """Record ``entries`` in one transaction (the writer thread calls this)."""
         now = utcnow()
-        keyed = [e for e in entries if e.idempotency_key is not None]
+        first: dict[str, Entry] = {}
+        for e in entries:
+            if e.idempotency_key is not None:
+                first.setdefault(e.idempotency_key, e)  # first entry per key wins in a batch
         with store_errors("payment ledger write"), self.engine.begin() as conn:
-            if keyed:
+            ins_keys, lookup, ins_payments = self._statements(conn.dialect.name)
+            stored: dict[str, tuple[str, str]] = {}
+            if first:
                 rows = [
                     {
-                        "key": e.idempotency_key,
+                        "key": k,
                         "request_hash": e.request_hash,
                         "payment_id": e.payment["payment_id"],
                         "created_at": now,
                     }
-                    for e in keyed
+                    for k, e in first.items()
                 ]
-                # First entry per key wins inside the batch; the database decides across batches.
-                upsert(conn, _KEYS, list(reversed(rows)), ["key"], update_columns=[])
-                keys = sorted({r["key"] for r in rows})
+                won = set(conn.execute(ins_keys, rows).scalars())
                 stored = {
-                    k: (h, p)
-                    for k, h, p in conn.execute(
-                        select(_KEYS.c.key, _KEYS.c.request_hash, _KEYS.c.payment_id).where(
-                            _KEYS.c.key.in_(keys)
-                        )
-                    )
+                    k: (e.request_hash, e.payment["payment_id"])
+                    for k, e in first.items()
+                    if k in won
                 }
+                lost = [k for k in first if k not in won]
+                if lost:  # keys seen in an earlier batch (replays or conflicts)
+                    for k, h, p in conn.execute(lookup, {"keys": lost}):
+                        stored[k] = (h, p)
             new_payments = []
             for e in entries:
                 pid = e.payment["payment_id"]
@@ -166,7 +184,7 @@ class IngestLedger:
                 if e.created:
                     new_payments.append(e.payment)
             if new_payments:
-                upsert(conn, _PAYMENTS, new_payments, ["payment_id"], update_columns=[])
+                conn.execute(ins_payments, new_payments)
 
     def forget(self, payment_ids: list[str]) -> None:
         """Undo recorded payments whose publication failed, so a retry publishes them."""

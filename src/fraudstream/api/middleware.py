@@ -110,6 +110,10 @@ class MetricsMiddleware:
             await self.app(scope, receive, send_status)
         finally:
             route: Any = scope.get("route")
-            name = getattr(route, "path", "unmatched")
+            # FastAPI routes leave their template in scope["route"]; the plain ingest
+            # route has a fixed path; anything else is one label (bounded cardinality).
+            name = getattr(route, "path", None) or (
+                scope["path"] if "endpoint" in scope else "unmatched"
+            )
             LATENCY.labels(name).observe(time.perf_counter() - start)
             REQUESTS.labels(scope["method"], name, str(status[0])).inc()

@@ -94,4 +94,4 @@ def card_hash(key: bytes, card: str) -> str:
         >>> len(card_hash(b"k", "4242424242424242"))
         64
     """
-    return hmac.new(key, card.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(key, card.encode(), "sha256").hex()
