@@ -186,10 +186,23 @@ def run_bench(
         "fraud_rate": round(fraud / len(timed), 5),
         "recall_at_alerts": round(caught / fraud, 4) if fraud else None,
         "precision_at_alerts": round(caught / flagged, 4) if flagged else None,
+        "seed_rule_amount_ge_900": seed_rule(timed),
         "state_keys": len(store.data),
         "setup_s": round(setup_s, 1),
         "load_average_1m": round(os.getloadavg()[0], 2),
         "cores_pinned": core,
+    }
+
+
+def seed_rule(records: list[dict[str, Any]]) -> dict[str, float | None]:
+    """The seed tutorial's router (``amount >= 900``) on the same records, for comparison."""
+    flagged = [r for r in records if float(r["amount"]) >= 900]
+    fraud = sum(bool(r.get("is_fraud")) for r in records)
+    caught = sum(bool(r.get("is_fraud")) for r in flagged)
+    return {
+        "alert_rate": round(len(flagged) / len(records), 5),
+        "recall": round(caught / fraud, 4) if fraud else None,
+        "precision": round(caught / len(flagged), 4) if flagged else None,
     }
 
 
