@@ -101,6 +101,7 @@ def clickstream(
             start_time_ms=_start_ms(start_time),
             timestamps="iso" if timestamps == "iso" else "millis",
             kafka=kafka,
+            create_topic_partitions=settings.topics.user_events_partitions,
         )
         failed = run_clickstream(config, opts)
     except (FraudstreamError, ValueError) as exc:

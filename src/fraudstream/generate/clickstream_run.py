@@ -52,7 +52,8 @@ class RunOptions:
     ``rate`` is events per second per worker (0: as fast as possible);
     ``max_messages`` is per worker (``None``: until stopped);
     ``producer_overrides`` are librdkafka settings laid over the seed's
-    (security settings, queue sizes, timeouts).
+    (security settings, queue sizes, timeouts); with ``create_topic_partitions``
+    the Kafka topic is created first if missing (the cluster does not auto-create).
     """
 
     output: Output = "stdout"
@@ -66,6 +67,7 @@ class RunOptions:
     timestamps: TimestampStyle = "millis"
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
     producer_overrides: Mapping[str, Any] = field(default_factory=dict)
+    create_topic_partitions: int | None = None
 
 
 @dataclass
@@ -311,6 +313,14 @@ def run_clickstream(config: ClickstreamConfig, opts: RunOptions) -> int:
 
     Returns how many workers had undelivered messages or crashed (0: all good).
     """
+    if opts.output == "kafka" and opts.create_topic_partitions:
+        from fraudstream.bus.kafka import KafkaBus
+
+        bus = KafkaBus(opts.kafka)
+        try:
+            bus.create_topics({opts.topic: opts.create_topic_partitions})
+        finally:
+            bus.close()
     if opts.workers == 1:
         stop = _Stop()
         previous = signal.signal(signal.SIGINT, stop)

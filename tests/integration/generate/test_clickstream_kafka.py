@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import subprocess
 import sys
 import time
@@ -119,8 +120,8 @@ def test_undeliverable_messages_are_counted_and_logged(
 
 
 def test_cli_with_two_worker_processes(kafka_bus: Bus, kafka_settings: KafkaSettings) -> None:
-    topic = f"user-events-cli-{time.time_ns()}"
-    kafka_bus.create_topics({topic: 2})
+    topic = f"user-events-cli-{time.time_ns()}"  # not created: the command creates it
+    env = {**os.environ, "FRAUDSTREAM_TOPICS__USER_EVENTS_PARTITIONS": "2"}
     proc = subprocess.run(
         [
             sys.executable,
@@ -148,8 +149,10 @@ def test_cli_with_two_worker_processes(kafka_bus: Bus, kafka_settings: KafkaSett
         capture_output=True,
         text=True,
         timeout=180,
+        env=env,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
+    assert kafka_bus.partitions_for(topic) == 2
     msgs = read_all(kafka_settings.bootstrap_servers, topic, 2, 300)
     assert len(msgs) == 300
     serde = AvroSerde("user_event", InProcessRegistry(), f"{topic}-value")
