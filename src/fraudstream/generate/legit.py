@@ -28,6 +28,7 @@ from fraudstream.generate.population import (
     PURCHASE,
     TRANSFER,
     TX_TRANSFER,
+    UTC_OFFSET_H,
     Population,
     Shard,
 )
@@ -42,6 +43,7 @@ _HOURLY = np.array(
     ]
 )
 HOURLY_INTENSITY = _HOURLY / _HOURLY.mean()
+PEAK_INTENSITY = float(HOURLY_INTENSITY.max())
 _CAT_CDF = np.cumsum(CAT_PURCHASE_P)
 TRAVEL_PER_CUSTOMER_DAY = 0.015
 CROSS_BORDER_ECOM = 0.08
@@ -64,10 +66,12 @@ class DailyClock:
         (True, True)
     """
 
-    def __init__(self, start_ms: int, events_per_day: float) -> None:
+    def __init__(
+        self, start_ms: int, events_per_day: float, hourly: np.ndarray = HOURLY_INTENSITY
+    ) -> None:
         self.events_per_day = max(events_per_day, 1e-9)
         self._day0 = start_ms - start_ms % DAY_MS
-        per_hour = HOURLY_INTENSITY / 24.0 * self.events_per_day
+        per_hour = hourly / hourly.sum() * self.events_per_day
         self._per_ms = per_hour / HOUR_MS
         self._cum = np.concatenate([[0.0], np.cumsum(per_hour)])
         self._s = self._operational(start_ms - self._day0)
@@ -102,11 +106,19 @@ def mix(a: np.ndarray, b: np.ndarray, salt: int) -> np.ndarray:
 def legit_events(
     rng: np.random.Generator, pop: Population, shard: Shard, t: np.ndarray, salt: int
 ) -> Columns:
-    """Ordinary transactions at times ``t`` for the cards of ``shard``."""
+    """Ordinary transactions for the cards of ``shard`` at (a subset of) times ``t``.
+
+    ``t`` are candidate times at the peak rate; each is kept with the daily
+    intensity of the chosen customer's *local* hour (thinning), so every country
+    follows its own day.
+    """
+    card = shard.legit_cards[np.searchsorted(shard.legit_cdf, rng.random(len(t)), side="right")]
+    home = pop.customer_country[pop.card_customer[card]].astype(np.int64)
+    local_hour = (t // HOUR_MS + UTC_OFFSET_H[home]) % 24
+    keep = rng.random(len(t)) * PEAK_INTENSITY < HOURLY_INTENSITY[local_hour]
+    t, card, home = t[keep], card[keep], home[keep]
     n = len(t)
-    card = shard.legit_cards[np.searchsorted(shard.legit_cdf, rng.random(n), side="right")]
     cust = pop.card_customer[card]
-    home = pop.customer_country[cust].astype(np.int64)
     n_countries = len(COUNTRIES)
     u = rng.random((8, n))
 

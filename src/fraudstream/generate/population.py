@@ -42,6 +42,8 @@ COUNTRY_CURRENCY = np.array([c[1] for c in COUNTRIES], dtype=object)
 _COUNTRY_WEIGHTS = np.array([c[2] for c in COUNTRIES]) / sum(c[2] for c in COUNTRIES)
 _COUNTRY_OCTET = np.array([c[3] for c in COUNTRIES], dtype=np.uint32)
 _OCTET_TO_COUNTRY = {c[3]: c[0] for c in COUNTRIES}
+# Hours from UTC (standard time; one zone per country) for the local daily rhythm.
+UTC_OFFSET_H = np.array([-5, 0, 1, 1, 1, 1, 1, -5, 10, 0, 1, 8, 12, 1, 1, 0], dtype=np.int64)
 
 # (name, median amount, log-sd of amount, share of purchases). Category-specific scales.
 CATEGORIES: tuple[tuple[str, float, float, float], ...] = (

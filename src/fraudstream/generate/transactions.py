@@ -25,6 +25,7 @@ import numpy as np
 from fraudstream.errors import ConfigError
 from fraudstream.generate.columns import SCENARIOS, Columns, IdTables
 from fraudstream.generate.legit import (
+    PEAK_INTENSITY,
     SHOPPING_SESSION_P,
     DailyClock,
     legit_events,
@@ -85,7 +86,10 @@ class TransactionGenerator:
             raise ConfigError(f"worker {worker} of {workers} has no customers; use fewer workers")
         self.rng = np.random.default_rng(np.random.SeedSequence(config.seed).spawn(workers)[worker])
         start_ms = int(config.start_time.timestamp() * 1000)
-        self.clock = DailyClock(start_ms, self.shard.activity_per_day)
+        # Candidates at the peak rate, thinned to each customer's local hour (see legit.py).
+        self.clock = DailyClock(
+            start_ms, self.shard.activity_per_day * PEAK_INTENSITY, hourly=np.ones(24)
+        )
         # Weights are shares of fraud *records*; instances differ in length.
         per_instance = weights / np.array([MEAN_LENGTH[s] for s in SCENARIOS])
         total = per_instance.sum()
@@ -116,7 +120,8 @@ class TransactionGenerator:
             t = self.clock.arrivals(self.rng, size)
             t0, t1 = int(t[0]), int(t[-1]) + 1
             legit = [legit_events(self.rng, self.pop, self.shard, t, self._salt)]
-            for start in self.rng.integers(t0, t1, self.rng.poisson(size * SHOPPING_SESSION_P)):
+            sessions = self.rng.poisson(len(legit[0]) * SHOPPING_SESSION_P)
+            for start in self.rng.integers(t0, t1, sessions):
                 legit.append(shopping_session(self.rng, self.pop, self.shard, int(start)))
             n_legit = sum(len(c) for c in legit)
             merged = Columns.concat([self._pending, *legit, *self._fraud(t0, t1, n_legit)])

@@ -15,7 +15,7 @@ import pytest
 
 from fraudstream.errors import ConfigError
 from fraudstream.generate.columns import SCENARIOS
-from fraudstream.generate.population import COUNTRIES, ip_country
+from fraudstream.generate.population import COUNTRIES, UTC_OFFSET_H, ip_country
 from fraudstream.generate.transactions import TransactionGenerator
 
 from .conftest import small_config
@@ -121,7 +121,13 @@ def test_legit_traffic_has_a_daily_rhythm_travel_and_new_devices(
     stream_records: list[dict[str, Any]],
 ) -> None:
     legit = [r for r in stream_records if not r["is_fraud"]]
-    hours = Counter(datetime.fromtimestamp(r["event_time"] / 1000, UTC).hour for r in legit)
+    # The rhythm follows each customer's local time (one zone per country).
+    offset = {c[0]: int(h) for c, h in zip(COUNTRIES, UTC_OFFSET_H, strict=True)}
+    hours = Counter(
+        (datetime.fromtimestamp(r["event_time"] / 1000, UTC).hour + offset[r["customer_country"]])
+        % 24
+        for r in legit
+    )
     evening = sum(hours[h] for h in (17, 18, 19, 20))
     night = sum(hours[h] for h in (2, 3, 4, 5))
     assert evening > 4 * night
