@@ -184,16 +184,21 @@ class AvroSerde:
         Returns two lists as long as ``datas``: the record or ``None``, and
         ``None`` or the error that goes into the dead-letter record.
         """
-        records: list[dict[str, Any] | None] = []
-        errors: list[RecordError | None] = []
-        decode = self.decode
-        for data in datas:
+        n = len(datas)
+        records: list[dict[str, Any] | None] = [None] * n
+        errors: list[RecordError | None] = [None] * n
+        fast, header, slow = self._fast, self._header, self._decode_slow
+        for i, data in enumerate(datas):
+            # the fast path of decode(), inlined: no method call per record
             try:
-                records.append(decode(data))
-                errors.append(None)
+                if fast is not None and data.__class__ is bytes and data[:5] == header:
+                    records[i] = fast(data, HEADER_SIZE)
+                else:
+                    records[i] = slow(data)
             except RecordError as exc:
-                records.append(None)
-                errors.append(exc)
+                errors[i] = exc
+            except _DECODE_FAILURES as exc:
+                errors[i] = self._malformed(self.schema_id, exc)
         return records, errors
 
     def _read_foreign(self, schema_id: int, data: bytes) -> dict[str, Any]:
