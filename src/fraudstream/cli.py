@@ -48,6 +48,10 @@ from fraudstream.learn.online_cmd import learn_command  # noqa: E402
 
 app.command("learn")(learn_command)
 
+from fraudstream.learn.drift_cmd import drift_app  # noqa: E402
+
+app.add_typer(drift_app, name="drift")
+
 from fraudstream.bench.commands import bench_app  # noqa: E402
 
 app.add_typer(bench_app, name="bench")
