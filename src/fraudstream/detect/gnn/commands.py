@@ -1,0 +1,54 @@
+"""``fraudstream gnn ...``: benchmarks of the graph model on published graph data.
+
+torch, torch_geometric and xgboost are imported inside the commands so that
+``fraudstream --help`` stays fast and works without the ``gnn`` extra.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+gnn_app = typer.Typer(help="Graph neural network: benchmarks and tools.", no_args_is_help=True)
+
+
+@gnn_app.command("benchmark")
+def benchmark(
+    dataset: Annotated[
+        Path, typer.Option(help="CARE-GNN style .mat or .mat.gz file (Amazon, YelpChi, variants).")
+    ] = Path("../shared/datasets/amazon-upu_tam-variant.mat.gz"),
+    seeds: Annotated[int, typer.Option(help="Number of seeds (splits) to average over.")] = 5,
+    methods: Annotated[
+        str, typer.Option(help="Comma-separated methods (default: all baselines and the GNN).")
+    ] = "",
+    out: Annotated[Path, typer.Option(help="Folder for the JSON and Markdown results.")] = Path(
+        "bench-results/gnn"
+    ),
+    threads: Annotated[int, typer.Option(help="CPU threads for torch.")] = 1,
+) -> None:
+    """Train and evaluate on a graph with the standard 40/20/40 stratified protocol."""
+    from fraudstream.detect.gnn.benchmark import METHODS, run_benchmark, write_result
+    from fraudstream.detect.gnn.mat_loader import load_care_mat
+    from fraudstream.errors import FraudstreamError
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+    except ImportError:  # pragma: no cover - depends on the install
+        typer.echo("torch is not installed: pip install '.[gnn]'", err=True)
+        raise typer.Exit(2) from None
+    chosen = tuple(m.strip() for m in methods.split(",") if m.strip()) or METHODS
+    try:
+        graph = load_care_mat(dataset)
+        result = run_benchmark(graph, list(range(seeds)), chosen)
+    except FraudstreamError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    js, md = write_result(result, out)
+    typer.echo(result.to_markdown())
+    typer.echo(f"wrote {js} and {md}")
