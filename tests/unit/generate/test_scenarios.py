@@ -140,3 +140,27 @@ def test_in_the_stream_takeover_devices_are_new_to_the_card() -> None:
             elif r["device_id"]:
                 legit_devices[r["card_id"]].add(r["device_id"])
     assert checked > 50
+
+
+def test_every_scenario_stands_out_from_legit_traffic_on_its_signal(
+    stream_records: list[dict[str, Any]],
+) -> None:
+    from fraudstream.bench.generator_signals import signal_table
+
+    table = signal_table(stream_records)
+    legit = table["legit"]
+    expectations = {
+        "card_testing": ("amount<=2", 99.0),
+        "account_takeover": ("ip_abroad", 99.0),
+        "stolen_card_spree": ("card_merchants_30min>=5", 30.0),
+        "fraud_ring": ("device_cards>=3", 70.0),
+        "mule_chain": ("transfer_or_cash_out", 99.0),
+        "high_amount": ("round>=500", 99.0),
+    }
+    for scenario, (flag, at_least) in expectations.items():
+        assert table[scenario]["records"] > 0, scenario
+        assert table[scenario][flag] >= at_least, (scenario, flag, table[scenario][flag])
+        assert legit[flag] < at_least / 5, (flag, legit[flag])
+    # A ring is invisible per card: normal amounts, no velocity.
+    assert table["fraud_ring"]["card_tx_10min>=5"] < 10.0
+    assert table["fraud_ring"]["round>=500"] == 0.0
