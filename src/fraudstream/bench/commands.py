@@ -62,7 +62,9 @@ def pipeline(
     bootstrap: BootstrapOpt = None,
     records: Annotated[int, typer.Option(help="Input records per throughput run.")] = 200_000,
     baseline_records: Annotated[int, typer.Option(help="Input of the seed-style run.")] = 20_000,
-    latency_rate: Annotated[int, typer.Option(help="Records/s of the latency run.")] = 5000,
+    latency_rate: Annotated[
+        list[int] | None, typer.Option(help="Records/s of a latency run (repeatable).")
+    ] = None,
     latency_seconds: Annotated[float, typer.Option(help="Length of the latency run.")] = 20.0,
     out: Annotated[Path, typer.Option(help="JSON output.")] = Path("reports/bench-pipeline.json"),
 ) -> None:
@@ -75,7 +77,7 @@ def pipeline(
             bs,
             records=records,
             baseline_records=baseline_records,
-            latency_rate=latency_rate,
+            latency_rates=tuple(latency_rate or [5000]),
             latency_seconds=latency_seconds,
         )
     for k, v in figures.items():

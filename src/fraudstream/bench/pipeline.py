@@ -103,6 +103,18 @@ def _drain_rate(
     raise TimeoutError(f"group {group} did not commit {n} records in {timeout_s}s")
 
 
+def cpu_rate(logs: list[Path]) -> float:
+    """Records per CPU-second of the workers (from their exit lines; all their threads)."""
+    consumed = cpu = 0.0
+    for path in logs:
+        for line in path.read_text(errors="replace").splitlines():
+            if line.startswith("worker ") and "busy_cpu_s=" in line:
+                fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
+                consumed += float(fields["consumed"])
+                cpu += float(fields["busy_cpu_s"])
+    return consumed / cpu if cpu > 0 else float("nan")
+
+
 def measure_throughput(
     bootstrap: str, *, records: int, workers: int, partitions: int, log_dir: Path
 ) -> float:
@@ -225,7 +237,7 @@ def run_bench(
     *,
     records: int = 200_000,
     baseline_records: int = 20_000,
-    latency_rate: int = 5000,
+    latency_rates: tuple[int, ...] = (5000,),
     latency_seconds: float = 20.0,
     partitions: int = 6,
 ) -> dict[str, Any]:
@@ -236,6 +248,7 @@ def run_bench(
         bootstrap, records=records, workers=1, partitions=partitions, log_dir=log_dir
     )
     out["eos_1_worker_per_s"] = round(eos1, 1)
+    out["eos_1_worker_per_cpu_s"] = round(cpu_rate([log_dir / "tput-1w-0.log"]), 1)
     base = measure_baseline(
         bootstrap, records=baseline_records, partitions=partitions, log_dir=log_dir
     )
@@ -245,9 +258,14 @@ def run_bench(
         bootstrap, records=records, workers=2, partitions=partitions, log_dir=log_dir
     )
     out["eos_2_workers_per_s"] = round(eos2, 1)
+    out["eos_2_workers_per_cpu_s"] = round(
+        cpu_rate([log_dir / "tput-2w-0.log", log_dir / "tput-2w-1.log"]), 1
+    )
     out["scaling_2_workers"] = round(eos2 / eos1, 2)
-    out["latency"] = measure_latency(
-        bootstrap, rate=latency_rate, seconds=latency_seconds, partitions=partitions,
-        log_dir=log_dir,
-    )  # fmt: skip
+    out["latency"] = [
+        measure_latency(
+            bootstrap, rate=r, seconds=latency_seconds, partitions=partitions, log_dir=log_dir
+        )
+        for r in latency_rates
+    ]
     return out

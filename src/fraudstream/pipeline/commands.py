@@ -91,7 +91,8 @@ def score(
     typer.echo(
         f"worker {s.pipeline.worker_id}: {stats.exit_reason}; consumed={stats.consumed} "
         f"scored={stats.scored} alerts={stats.alerts} dead_letters={stats.dead_letters} "
-        f"commits={stats.commits} aborts={stats.aborts} restored={stats.restored}"
+        f"commits={stats.commits} aborts={stats.aborts} restored={stats.restored} "
+        f"busy_wall_s={stats.busy_wall_s:.2f} busy_cpu_s={stats.busy_cpu_s:.2f}"
     )
     if stats.exit_reason in ("fenced", "fatal"):
         raise typer.Exit(3)

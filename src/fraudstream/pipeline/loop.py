@@ -32,6 +32,7 @@ import numpy as np
 from fraudstream.bus.base import Bus, Consumer, Message, TopicPartition
 from fraudstream.errors import (
     AbortableTransactionError,
+    BusError,
     FatalBusError,
     ProducerFencedError,
     RetriableBusError,
@@ -59,6 +60,23 @@ class WorkerStats:
     exit_reason: str = "running"
     first_record_s: float | None = None  # time.monotonic() of the first record read
     last_commit_s: float | None = None  # time.monotonic() of the last commit
+    # CPU time of the whole process (all threads, librdkafka's too) over the same span:
+    # what the worker costs per record, whatever else shares the machine.
+    first_record_cpu_s: float | None = None
+    last_commit_cpu_s: float | None = None
+
+    @property
+    def busy_cpu_s(self) -> float:
+        if self.first_record_cpu_s is None or self.last_commit_cpu_s is None:
+            return 0.0
+        return self.last_commit_cpu_s - self.first_record_cpu_s
+
+    @property
+    def busy_wall_s(self) -> float:
+        if self.first_record_s is None or self.last_commit_s is None:
+            return 0.0
+        return self.last_commit_s - self.first_record_s
+
     dead_by_reason: dict[str, int] = field(default_factory=dict)
 
 
@@ -113,6 +131,7 @@ class ScoringWorker:
         self._txn_first_ts: list[np.ndarray] = []
         self._fatal: str | None = None
         self._last_data = time.monotonic()
+        self._lag_at = 0.0
         self._restore_consumer: Consumer | None = None
         self._w = config.worker_id
         self.producer = bus.transactional_producer(config.transactional_id)
@@ -199,6 +218,7 @@ class ScoringWorker:
             self._die(exc)
         if self.stats.first_record_s is None:
             self.stats.first_record_s = time.monotonic()
+            self.stats.first_record_cpu_s = time.process_time()
         for msg in msgs:
             self._offsets[msg.tp] = msg.offset + 1
         self._txn_records += len(msgs)
@@ -255,7 +275,23 @@ class ScoringWorker:
         m.TXN_COMMITS.labels(self._w).inc()
         self.stats.commits += 1
         self.stats.last_commit_s = time.monotonic()
+        self.stats.last_commit_cpu_s = time.process_time()
         self._reset_txn()
+        if self.stats.last_commit_s - self._lag_at >= 5.0:
+            self._lag_at = self.stats.last_commit_s
+            self._update_lag()
+
+    def _update_lag(self) -> None:
+        """Consumer lag per owned partition (high watermark - committed), every ~5 s."""
+        owned = list(self.stores)
+        try:
+            committed = self.consumer.committed(owned)
+            for tp in owned:
+                high = self.consumer.watermarks(tp)[1]
+                lag = max(0, high - max(committed.get(tp, 0), 0))
+                m.CONSUMER_LAG.labels(self._w, tp.topic, str(tp.partition)).set(lag)
+        except BusError as exc:  # a metric must never stop the loop
+            logger.debug("worker %s: lag not updated: %s", self._w, exc)
 
     def _reset_txn(self) -> None:
         self._offsets.clear()
