@@ -52,6 +52,10 @@ from fraudstream.learn.drift_cmd import drift_app  # noqa: E402
 
 app.add_typer(drift_app, name="drift")
 
+from fraudstream.observe.alerts_tail import alerts_app  # noqa: E402
+
+app.add_typer(alerts_app, name="alerts")
+
 from fraudstream.bench.commands import bench_app  # noqa: E402
 
 app.add_typer(bench_app, name="bench")
