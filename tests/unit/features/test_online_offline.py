@@ -112,3 +112,16 @@ def test_state_is_bounded_by_the_event_cap() -> None:
     y = feats.transform(TransactionBatch([{**recs[0], "event_time": 200}]), store)
     assert y[0, FEATURE_INDEX["count_by_card_1m"]] == 17  # capped history + itself
     assert y[0, FEATURE_INDEX["history_count_by_card"]] == 100  # all-time count survives the cap
+
+
+def test_online_equals_offline_on_the_generators_stream() -> None:
+    from fraudstream.generate.transactions import GeneratorConfig, TransactionGenerator
+
+    gen = TransactionGenerator(
+        GeneratorConfig(seed=5, n_customers=400, n_merchants=150, fraud_rate=0.05)
+    )
+    records = [r for b in gen.batches(count=4000, batch_size=1000) for r in b]
+    online = run_online(records, 3, seed=2)
+    offline = offline_by_partition(records, 3)
+    assert_same(online, offline, list(range(len(FEATURE_NAMES))))
+    assert np.nanmax(online[:, FEATURE_INDEX["count_by_card_1m"]]) >= 3  # bursts are in it
