@@ -234,6 +234,8 @@ class Settings(BaseSettings):
     model_dir: Path = Path("var/models")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = False
+    # Where services bind their Prometheus /metrics (0.0.0.0 in containers).
+    metrics_host: str = "127.0.0.1"
 
     topics: TopicSettings = TopicSettings()
     kafka: KafkaSettings = KafkaSettings()

@@ -166,7 +166,7 @@ def drift_watch(
 
     s = _settings()
     if metrics_port:
-        serve_metrics(metrics_port, addr="0.0.0.0")  # noqa: S104 - scraped from another container
+        serve_metrics(metrics_port, addr=s.metrics_host)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

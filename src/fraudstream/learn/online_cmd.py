@@ -69,7 +69,7 @@ def learn_command(
     configure_logging(settings.log_level, json_logs=settings.log_json)
     port = metrics_port or settings.online_learning.metrics_port
     if port:
-        serve_metrics(port, addr="0.0.0.0")  # noqa: S104 - scraped from another container
+        serve_metrics(port, addr=settings.metrics_host)
     learner = build_learner(settings)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -80,7 +80,7 @@ def score(
     if s.pipeline.metrics_port:
         from fraudstream.observe.metrics import serve_metrics
 
-        serve_metrics(s.pipeline.metrics_port)
+        serve_metrics(s.pipeline.metrics_port, addr=s.metrics_host)
     stop = threading.Event()
     _stop_on_signals(stop)
     try:

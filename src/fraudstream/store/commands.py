@@ -94,6 +94,9 @@ def sink_command(
     idle_exit_s: Annotated[
         float | None, typer.Option(help="Exit after this long without records.")
     ] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve Prometheus /metrics on this port.")
+    ] = None,
 ) -> None:
     """Store fraud-scores, fraud-alerts and feedback in the database (until Ctrl-C)."""
     from fraudstream.store.db import make_engine
@@ -103,6 +106,10 @@ def sink_command(
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if metrics_port:
+        from fraudstream.observe.metrics import serve_metrics
+
+        serve_metrics(metrics_port, addr=settings.metrics_host)
     if migrate:
         engine = make_engine(settings.database)
         upgrade(engine)
