@@ -108,7 +108,10 @@ def replay(
             value = repair(letter) if repair is not None else letter.get("original_value")
             if value is None:
                 continue
-            producer.produce(letter["source_topic"], value, key=letter.get("original_key"))
+            key = letter.get("original_key")
+            if isinstance(key, str):  # a dead letter that went through JSON
+                key = key.encode("latin-1")
+            producer.produce(letter["source_topic"], value, key=key)
             sent += 1
         left = producer.flush(30.0)
         if left:
