@@ -175,3 +175,19 @@ def test_legit_sharing_and_bursts_exist_so_single_signals_are_not_proof(
                 bursts += 1
                 break
     assert bursts >= 3
+
+
+def test_stream_is_the_same_records_as_batches() -> None:
+    import itertools
+
+    gen = TransactionGenerator(small_config())
+    streamed = list(itertools.islice(gen.stream(), 3000))
+    assert streamed == _records(3000)
+
+
+def test_bad_arguments_are_config_errors() -> None:
+    gen = TransactionGenerator(small_config())
+    with pytest.raises(ConfigError):
+        next(gen.batches(10, batch_size=0))
+    with pytest.raises(ConfigError, match="no customers"):
+        TransactionGenerator(small_config(n_customers=50), worker=199, workers=200)
