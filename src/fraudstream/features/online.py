@@ -70,7 +70,7 @@ class OnlineFeatures:
     def __init__(self, max_events: int = 1024, max_seen: int = 32) -> None:
         self.max_events = max_events
         self.max_seen = max_seen
-        self._keep_ms = MAX_WINDOW_SECONDS * 1000
+        self.keep_ms = MAX_WINDOW_SECONDS * 1000
 
     def transform(self, batch: TransactionBatch, store: KeyValueStore) -> np.ndarray:
         """Features ``[len(batch), len(FEATURE_NAMES)]`` in batch order; updates ``store``."""
@@ -126,7 +126,7 @@ class OnlineFeatures:
         q = np.flatnonzero(order >= n_hist)
         b = order[q] - n_hist
         out[rows[b, None], bcol[b, None] + np.arange(6)] = window_block(gid, t, amount, q)
-        keep = tail_mask(gid, t, self._keep_ms, self.max_events)
+        keep = tail_mask(gid, t, self.keep_ms, self.max_events)
         new = np.empty(int(keep.sum()), dtype=EVENT)
         new["t"], new["amount"] = t[keep], amount[keep]
         counts = np.bincount(gid[keep], minlength=len(skeys))

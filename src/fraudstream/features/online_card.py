@@ -131,7 +131,7 @@ def card_update(
     # New state.
     t_b = np.empty(rows.shape[0], dtype=np.int64)
     t_b[brow] = t[q]
-    keep = tail_mask(gid, t, f._keep_ms, f.max_events)
+    keep = tail_mask(gid, t, f.keep_ms, f.max_events)
     dg, dt, dvv = _seen_update(
         np.concatenate((np.repeat(np.arange(n_groups), n_dev), bgid)),
         np.concatenate((dv["t"], t_b)),
