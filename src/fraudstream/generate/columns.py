@@ -105,7 +105,14 @@ class Columns:
 
 
 class IdTables:
-    """String ids of a population's entities, built once per generator."""
+    """String ids of a population's entities, built once per generator.
+
+    Example:
+        >>> from fraudstream.generate.population import Population
+        >>> ids = IdTables(Population.build(seed=1, n_customers=100, n_merchants=300))
+        >>> ids.card_ids[0], ids.ip_strings(np.array([0, (81 << 24) + 1], dtype=np.uint32)).tolist()
+        ('card_000000', [None, '81.0.0.1'])
+    """
 
     def __init__(self, pop: Population) -> None:
         self.pop = pop

@@ -122,7 +122,14 @@ def _share_households(
 
 @dataclass(frozen=True)
 class Shard:
-    """The part of a population one worker generates (worker ``index`` of ``count``)."""
+    """The part of a population one worker generates (worker ``index`` of ``count``).
+
+    Example:
+        >>> pop = Population.build(seed=7, n_customers=500, n_merchants=200)
+        >>> a, b = pop.shard(0, 2, 3.0), pop.shard(1, 2, 3.0)
+        >>> bool(set(a.legit_cards.tolist()) & set(b.legit_cards.tolist()))
+        False
+    """
 
     index: int
     count: int

@@ -27,7 +27,15 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RunSpec:
-    """What to generate and where to (picklable, handed to every worker)."""
+    """What to generate and where to (picklable, handed to every worker).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "tx.jsonl"
+        >>> cfg = GeneratorSettings(seed=1, n_customers=200, n_merchants=300)
+        >>> generate(RunSpec(config=cfg, count=50, output="jsonl", path=path)).records
+        50
+    """
 
     config: GeneratorSettings
     count: int
@@ -42,7 +50,13 @@ class RunSpec:
 
 @dataclass
 class GenerationReport:
-    """Counts and timing of one run (or one worker's part of it)."""
+    """Counts and timing of one run (or one worker's part of it).
+
+    Example:
+        >>> r = GenerationReport(records=10, seconds=2.0, by_scenario={"card_testing": 3})
+        >>> r.fraud, r.records_per_s
+        (3, 5.0)
+    """
 
     records: int = 0
     failed: int = 0

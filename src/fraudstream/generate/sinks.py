@@ -32,7 +32,19 @@ class Sink(Protocol):
 
 
 class JsonLinesSink:
-    """One JSON record per line, to a file (``path``) or a binary stream (stdout)."""
+    """One JSON record per line, to a file (``path``) or a binary stream (stdout).
+
+    Example:
+        >>> import io
+        >>> from fraudstream.generate.transactions import GeneratorConfig, TransactionGenerator
+        >>> gen = TransactionGenerator(GeneratorConfig(seed=1, n_customers=200, n_merchants=300))
+        >>> out = io.BytesIO()
+        >>> sink = JsonLinesSink(gen.ids, stream=out)
+        >>> for cols, ids in gen.column_batches(5):
+        ...     sink.write(cols, ids)
+        >>> sink.close(), len(out.getvalue().splitlines())
+        (0, 5)
+    """
 
     def __init__(self, ids: IdTables, path: Path | None = None, stream: IO[bytes] | None = None):
         from fraudstream.generate.transactions import format_ids
@@ -65,6 +77,11 @@ class KafkaSink:
     the shared partitioner) with a delivery callback that counts failures; the
     schema id comes from an :class:`~fraudstream.events.serde.AvroSerde`
     registered with the configured registry.
+
+    Example:
+        >>> sink = KafkaSink(gen.ids, KafkaSettings(), "transactions")  # doctest: +SKIP
+        >>> sink.write(cols, ids); sink.close()  # doctest: +SKIP
+        0
     """
 
     def __init__(self, ids: IdTables, kafka: KafkaSettings, topic: str) -> None:
