@@ -171,3 +171,9 @@ def generator(
         figures = run(count, customers, None)
     print_report(figures)
     _write(out, figures)
+
+
+from fraudstream.bench.services_commands import ingest_command, sink_bench_command  # noqa: E402
+
+bench_app.command("ingest")(ingest_command)
+bench_app.command("sink")(sink_bench_command)
