@@ -17,7 +17,7 @@ from typing import Protocol, runtime_checkable
 from fraudstream.detect.base import ScoringModel
 from fraudstream.errors import FraudstreamError
 from fraudstream.features.contract import FEATURE_INDEX
-from fraudstream.observe.metrics import DETECTOR_MODEL_SWAPS
+from fraudstream.observe.metrics import DETECTOR_MODEL_SWAPS, MODEL_VERSION, version_number
 
 logger = logging.getLogger(__name__)
 
@@ -125,6 +125,7 @@ class ChampionWatcher:
             return self._model
         logger.info("champion model swapped: %s -> %s", self._version, version)
         DETECTOR_MODEL_SWAPS.labels(model_version=version).inc()
+        MODEL_VERSION.labels(component="scorer").set(version_number(version))
         self._model, self._columns, self._version = model, columns, version
         self.last_error = None
         return model

@@ -32,7 +32,6 @@ Guarantees:
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -52,6 +51,7 @@ from fraudstream.observe.metrics import (
     LEARNER_UPDATE_SECONDS,
     LEARNER_UPDATES,
     MODEL_VERSION,
+    version_number,
 )
 from fraudstream.settings import OnlineLearningSettings
 
@@ -65,17 +65,6 @@ class FeatureLookup(Protocol):
     """Feature vectors as scored, by transaction id (missing ids are absent)."""
 
     def features_for(self, transaction_ids: Sequence[str]) -> dict[str, Mapping[str, float]]: ...
-
-
-def version_number(version: str | None) -> int:
-    """``"v0012"`` -> 12 (0 for None or a non-registry name), for the version gauge.
-
-    Example:
-        >>> version_number("v0012"), version_number(None)
-        (12, 0)
-    """
-    m = re.fullmatch(r"v(\d+)", version or "")
-    return int(m.group(1)) if m else 0
 
 
 @dataclass(slots=True)

@@ -131,6 +131,18 @@ ALERTS_SEEN = Counter(
 )
 
 
+def version_number(version: str | None) -> int:
+    """``"v0012"`` -> 12 (0 for None or a name that is not a registry version), for gauges.
+
+    Example:
+        >>> version_number("v0012"), version_number(None), version_number("online-ab12")
+        (12, 0, 0)
+    """
+    if version and version[0] == "v" and version[1:].isdigit():
+        return int(version[1:])
+    return 0
+
+
 def serve_metrics(port: int, addr: str = "127.0.0.1") -> None:
     """Expose the default registry on ``http://addr:port/metrics`` (a daemon thread)."""
     start_http_server(port, addr=addr)
