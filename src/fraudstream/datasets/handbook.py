@@ -99,7 +99,7 @@ def add_features(df: pd.DataFrame, delay_days: int = DEFAULT_DELAY_DAYS) -> pd.D
     ones = np.ones_like(amount)
     delay = delay_days * DAY
     dt = df["TX_DATETIME"].dt
-    df["TX_DURING_WEEKEND"] = (dt.weekday >= 5).astype(np.int8)
+    df["TX_DURING_WEEKEND"] = (dt.day_of_week >= 5).astype(np.int8)
     df["TX_DURING_NIGHT"] = (dt.hour <= 6).astype(np.int8)
     df["TX_HOUR"] = dt.hour.astype(np.int8)
 

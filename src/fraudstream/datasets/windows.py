@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,8 @@ class EntityIndex:
     order: np.ndarray
     key: np.ndarray
     span: float
+    codes: np.ndarray  # entity code per sorted row
+    starts: np.ndarray  # sorted position of the first row of each sorted row's entity
 
     @classmethod
     def build(cls, entity: np.ndarray, t: np.ndarray, max_window: float) -> EntityIndex:
@@ -45,8 +48,10 @@ class EntityIndex:
         order = np.lexsort((t, codes))
         t0 = float(t.min()) if t.size else 0.0
         span = float(t.max() - t0 if t.size else 0.0) + 2.0 * max_window + 1.0
-        key = codes[order] * span + (t[order] - t0)
-        return cls(order=order, key=key, span=span)
+        sorted_codes = codes[order]
+        key = sorted_codes * span + (t[order] - t0)
+        starts = np.searchsorted(sorted_codes, sorted_codes, side="left")
+        return cls(order=order, key=key, span=span, codes=sorted_codes, starts=starts)
 
     def window_sum(
         self,
@@ -60,7 +65,9 @@ class EntityIndex:
         if start > self.span:
             raise ValueError("window start exceeds the index's max_window")
         v = np.asarray(values, dtype=np.float64)[self.order]
-        cums = np.concatenate(([0.0], np.cumsum(v)))
+        # Cumulative sums restart at every entity, so a row's window sum (and its
+        # rounding) depends on that entity's earlier rows only, never on later ones.
+        cg = pd.Series(v).groupby(self.codes).cumsum().to_numpy()
         n = self.key.shape[0]
         if include_current:
             # (t - start, t] up to and including this row (pandas' time rolling).
@@ -71,5 +78,11 @@ class EntityIndex:
             hi = np.searchsorted(self.key, self.key - end, side="left")
         hi = np.maximum(hi, lo)
         out = np.empty(n, dtype=np.float64)
-        out[self.order] = cums[hi] - cums[lo]
+        out[self.order] = self._prefix(cg, hi) - self._prefix(cg, lo)
         return out
+
+    def _prefix(self, cg: np.ndarray, k: np.ndarray) -> np.ndarray:
+        """Sum of the entity's sorted rows before position ``k`` (``k`` within the entity)."""
+        # k is in [start, end] of the row's entity; k == start means nothing before.
+        prev = cg[np.maximum(k - 1, 0)]
+        return np.where(k > self.starts, prev, 0.0)
