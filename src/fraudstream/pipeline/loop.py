@@ -32,7 +32,6 @@ import numpy as np
 from fraudstream.bus.base import Bus, Consumer, Message, TopicPartition
 from fraudstream.errors import (
     AbortableTransactionError,
-    BusError,
     FatalBusError,
     ProducerFencedError,
     RetriableBusError,
@@ -131,7 +130,6 @@ class ScoringWorker:
         self._txn_first_ts: list[np.ndarray] = []
         self._fatal: str | None = None
         self._last_data = time.monotonic()
-        self._lag_at = 0.0
         self._restore_consumer: Consumer | None = None
         self._w = config.worker_id
         self.producer = bus.transactional_producer(config.transactional_id)
@@ -154,6 +152,8 @@ class ScoringWorker:
             on_lost=self._on_lost,
         )
         self._last_data = time.monotonic()
+        lag_stop = threading.Event()
+        threading.Thread(target=self._lag_loop, args=(lag_stop,), daemon=True).start()
         try:
             while not stop.is_set() and self._fatal is None:
                 msgs = self.consumer.poll_batch(self.cfg.max_batch_records, self.cfg.poll_timeout_s)
@@ -189,6 +189,7 @@ class ScoringWorker:
             logger.error("worker %s: %s error, stopping: %s", self._w, self._fatal, exc)
             self.stats.exit_reason = self._fatal
         finally:
+            lag_stop.set()
             self._close()
         return self.stats
 
@@ -277,20 +278,26 @@ class ScoringWorker:
         self.stats.last_commit_s = time.monotonic()
         self.stats.last_commit_cpu_s = time.process_time()
         self._reset_txn()
-        if self.stats.last_commit_s - self._lag_at >= 5.0:
-            self._lag_at = self.stats.last_commit_s
-            self._update_lag()
 
-    def _update_lag(self) -> None:
-        """Consumer lag per owned partition (high watermark - committed), every ~5 s."""
+    def _lag_loop(self, stop: threading.Event, every_s: float = 5.0) -> None:
+        """Update the consumer-lag gauges from a side thread (never blocks the loop)."""
+        consumer = self.bus.consumer(self.cfg.group_id, read_committed=True)  # queries only
+        try:
+            while not stop.wait(every_s):
+                self._update_lag(consumer)
+        finally:
+            consumer.close()
+
+    def _update_lag(self, consumer: Consumer) -> None:
+        """Consumer lag per owned partition: high watermark - committed offset."""
         owned = list(self.stores)
         try:
-            committed = self.consumer.committed(owned)
+            committed = consumer.committed(owned)
             for tp in owned:
-                high = self.consumer.watermarks(tp)[1]
+                high = consumer.watermarks(tp)[1]
                 lag = max(0, high - max(committed.get(tp, 0), 0))
                 m.CONSUMER_LAG.labels(self._w, tp.topic, str(tp.partition)).set(lag)
-        except BusError as exc:  # a metric must never stop the loop
+        except Exception as exc:  # a metric must never stop anything
             logger.debug("worker %s: lag not updated: %s", self._w, exc)
 
     def _reset_txn(self) -> None:
