@@ -60,6 +60,10 @@ from fraudstream.bench.commands import bench_app  # noqa: E402
 
 app.add_typer(bench_app, name="bench")
 
+from fraudstream.detect.gnn.commands import gnn_app  # noqa: E402
+
+app.add_typer(gnn_app, name="gnn")
+
 from fraudstream.learn.commands import evaluate_command, models_app, train_command  # noqa: E402
 
 app.command("train")(train_command)

@@ -49,3 +49,27 @@ def test_cross_fit_scores_are_out_of_fold() -> None:
     # informative out of fold and on unseen nodes, but not memorised (< 1 on train)
     assert 0.8 < roc_auc_score(y[tr], s[tr]) < 1.0
     assert roc_auc_score(y[200:], s[200:]) > 0.8
+
+
+def test_recall_at_budget_counts_only_the_top_slice() -> None:
+    from fraudstream.bench.gnn_rings import recall_at_budget
+
+    score = np.arange(1000, dtype=float)  # row 999 ranks first
+    hit = np.zeros(1000, dtype=bool)
+    hit[[999, 998, 10, 11]] = True
+    assert recall_at_budget(score, hit, budget=0.005) == 0.5  # top 5 rows hold 2 of 4
+    assert np.isnan(recall_at_budget(score, np.zeros(1000, dtype=bool)))
+
+
+def test_partial_results_report_completed_seeds(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from fraudstream.detect.gnn.benchmark import BenchmarkResult, write_result
+
+    res = BenchmarkResult("g", 10, 5, 2, seeds=[0, 1, 2])
+    row = {"roc_auc": 0.9, "auprc": 0.5, "f1_macro": 0.8, "recall": 0.7, "seconds": 1.0}
+    res.runs = {"a": [row, row], "b": [row]}
+    assert res.seeds_done == 1
+    js, md = write_result(res, Path(str(tmp_path)))
+    assert '"seeds": [\n    0\n  ]' in js.read_text()
+    assert "| a | 90.00 ± 0.00 |" in md.read_text()

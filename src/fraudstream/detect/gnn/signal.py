@@ -14,7 +14,7 @@ Nodes never seen in training are scored from their features and neighbourhood
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -113,7 +113,7 @@ class GraphSignal:
 
 
 def train_live_model(
-    records: list[Mapping[str, Any]],
+    records: Sequence[Mapping[str, Any]],
     config: LiveGraphConfig | None = None,
     seed: int = 0,
     max_epochs: int = 60,

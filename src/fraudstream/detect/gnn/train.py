@@ -55,8 +55,8 @@ class TrainConfig:
     dropout: float = 0.2
     lr: float = 0.005
     weight_decay: float = 1e-4
-    max_epochs: int = 200
-    patience: int = 40
+    max_epochs: int = 120
+    patience: int = 25
     seed: int = 0
 
 
