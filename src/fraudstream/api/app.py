@@ -31,6 +31,7 @@ from fraudstream.api.ingest import Publisher
 from fraudstream.api.ledger import IngestLedger
 from fraudstream.api.middleware import BodyLimitMiddleware, MetricsMiddleware
 from fraudstream.api.routes import alerts, cases, feedback, health, payments, score
+from fraudstream.api.routes.dashboard import install_dashboard
 from fraudstream.api.security import KeyRing
 from fraudstream.bus import open_bus
 from fraudstream.bus.base import Bus, Producer
@@ -147,6 +148,7 @@ def create_app(
     install_error_handlers(app)
     for module in (payments, score, alerts, cases, feedback, health):
         app.include_router(module.router)
+    install_dashboard(app)  # /dashboard and the read-only routes it needs
     # The ingest hot path, ahead of its (documenting) FastAPI twin; see ingest_endpoint.
     app.router.routes.insert(
         0, Route("/api/v1/payments", payments.ingest_endpoint, methods=["POST"])
