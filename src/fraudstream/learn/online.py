@@ -314,6 +314,13 @@ class OnlineLearner:
         if offsets:
             self.consumer.commit(offsets)
 
+    def close(self) -> None:
+        """Close the consumer and the feature lookup (its database connections)."""
+        self.consumer.close()
+        close = getattr(self.lookup, "close", None)
+        if close is not None:
+            close()
+
     def run(
         self,
         stop: threading.Event,
@@ -374,6 +381,9 @@ class DbFeatureLookup:
 
     def __init__(self, engine: Any) -> None:
         self.engine = engine
+
+    def close(self) -> None:
+        self.engine.dispose()
 
     def features_for(self, transaction_ids: Sequence[str]) -> dict[str, Mapping[str, float]]:
         from sqlalchemy import select

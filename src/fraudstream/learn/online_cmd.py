@@ -75,7 +75,7 @@ def learn_command(
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     stats = learner.run(stop, idle_exit_s=idle_exit_s, max_updates=max_updates)
-    learner.consumer.close()
+    learner.close()
     typer.echo(
         f"learn: {stats.received} verdicts, {stats.applied} applied, {stats.updates} versions "
         f"({', '.join(stats.versions) or 'none'}), {stats.no_features} without features, "
