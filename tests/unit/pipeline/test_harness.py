@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from typing import Any
 
@@ -138,3 +139,48 @@ def test_graceful_stop_commits_the_open_transaction() -> None:
     t.join(5)
     assert w.stats.exit_reason == "stopped" and w.stats.commits == 1
     assert len(read_topic(bus, topics.scores)) == 30
+
+
+def test_lost_partitions_abort_the_transaction_and_nothing_is_duplicated() -> None:
+    import orjson
+
+    from fraudstream.detect.base import Decisions
+    from fraudstream.events.batch import TransactionBatch
+
+    class SlowOnce(AmountRuleDetector):
+        """Stalls once, long enough for the group to evict the worker (session timeout)."""
+
+        stalled = False
+
+        def score(self, batch: TransactionBatch, state: Any) -> Decisions:
+            if not SlowOnce.stalled:
+                SlowOnce.stalled = True
+                time.sleep(0.8)
+            return super().score(batch, state)
+
+    events = stream(300)
+    topics = TopicSettings(transactions_partitions=2, scores_partitions=2)
+    bus = MemoryBus(session_timeout_s=0.3)
+    bus.create_topics({**topics.partition_counts(), changelog_topic("g"): 2})
+    p = bus.producer()
+    for e in events:
+        p.produce(topics.transactions, orjson.dumps(e), key=e["card_id"].encode())
+    slow = _worker(bus, topics, "slow")
+    slow.processor = build_processor(topics, SlowOnce(), codec="json", worker="slow")
+    other = _worker(bus, topics, "other")
+    stop = threading.Event()
+    t_slow = threading.Thread(target=slow.run, args=(stop,), kwargs={"idle_exit_s": 1.0})
+    t_slow.start()
+    while not SlowOnce.stalled:
+        time.sleep(0.01)
+    # joins while "slow" is stuck in its scorer: the group evicts it, "slow" loses its
+    # partitions in the middle of an open transaction
+    t_other = threading.Thread(target=other.run, args=(stop,), kwargs={"idle_exit_s": 1.0})
+    t_other.start()
+    t_slow.join(20)
+    t_other.join(20)
+    assert slow.stats.aborts >= 1
+    scored = Counter(
+        orjson.loads(m.value)["transaction_id"] for m in read_topic(bus, topics.scores)
+    )
+    assert len(scored) == 300 and max(scored.values()) == 1
