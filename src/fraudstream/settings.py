@@ -82,7 +82,7 @@ class DatabaseSettings(BaseModel):
     migrate_on_start: bool = True
     # The sink: records per database transaction, and its back-off while the database is down.
     sink_group_id: str = "fraudstream-sink"
-    sink_batch_records: int = Field(2000, ge=1)
+    sink_batch_records: int = Field(5000, ge=1)
     sink_poll_timeout_s: float = Field(0.5, gt=0)
     sink_backoff_initial_s: float = Field(0.2, gt=0)
     sink_backoff_max_s: float = Field(5.0, gt=0)
