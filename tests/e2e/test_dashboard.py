@@ -78,6 +78,19 @@ def test_a_case_shows_its_reasons_fields_and_graph_neighbourhood(page: Any) -> N
     ]
     kinds = page.locator("#reasons .chip").evaluate_all("cs => cs.map(c => c.className)")
     assert kinds == ["chip rule", "chip graph", "chip model", "chip model"]
+    readable = page.evaluate(
+        """async (codes) => {
+            const m = await import('/dashboard/static/dashboard.js');
+            return codes.map((c) => `${m.readableReason(c).kind}|${m.readableReason(c).text}`);
+        }""",
+        ["shadow:card_velocity_1h", "blocklist:device_id", "AMOUNT_GE_900", "no_risk_signal"],
+    )
+    assert readable == [
+        "shadow|Card velocity (1 h) (shadow rule)",
+        "list|On blocklist: device id",
+        "rule|Amount ≥ 900",
+        "shadow|No risk signal",
+    ]
     fields = page.locator("dl.fields").inner_text()
     assert "dev-ring-7" in fields and "203.0.113.9" in fields and "··4821" in fields
     graph = page.locator("#graph svg.graph")

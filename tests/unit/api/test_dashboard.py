@@ -78,6 +78,7 @@ def test_a_transaction_joins_alert_score_payment_and_case(api: Api) -> None:
     assert tx["case"]["status"] == "OPEN" and tx["case"]["notes"] == []
     stream_only = api.client.get("/api/v1/transactions/s1", headers=h).json()
     assert stream_only["payment"] is None and stream_only["case"] is None
+    assert stream_only["score"]["model_version"] == "v1" and stream_only["event_time"] is None
     r = api.client.get("/api/v1/transactions/nope", headers=h)
     assert r.status_code == 404 and "nope" in r.json()["detail"]
     assert api.client.get("/api/v1/transactions/t1", headers=headers("ingest")).status_code == 403

@@ -22,7 +22,7 @@ from fastapi import APIRouter, FastAPI, Query
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from fraudstream.api.deps import Analyst, DbSession
@@ -80,6 +80,7 @@ class TransactionPublic(BaseModel):
     """Everything the store knows about one transaction."""
 
     transaction_id: str
+    event_time: datetime | None = Field(None, description="When it happened (from the score).")
     alert: AlertPublic | None = None
     score: ScorePublic | None = None
     features: dict[str, Any] | None = None
@@ -139,6 +140,7 @@ def get_transaction(transaction_id: TxId, user: Analyst, db: DbSession) -> Trans
     if score is not None:
         out.score = ScorePublic.model_validate(score)
         out.features = score.features
+        out.event_time = score.event_time
     if payment is not None:
         out.payment = PaymentFields.model_validate(payment)
     if case is not None:

@@ -111,7 +111,10 @@ export function readableReason(code) {
   if (prefix === "score_band") return { text: `Score band ${rest}`, kind: "model" };
   if (prefix === "alert_budget") return { text: "Downgraded by the alert budget", kind: "shadow" };
   if (code === "no_risk_signal") return { text: "No risk signal", kind: "shadow" };
-  if (REASON_TEXT[code]) return { text: REASON_TEXT[code], kind: "rule" };
+  // Bare codes: upper-case ones are rule ids (AMOUNT_GE_900), others the model's features.
+  const lower = code.toLowerCase();
+  if (REASON_TEXT[lower]) return { text: REASON_TEXT[lower], kind: "rule" };
+  if (code === code.toUpperCase()) return { text: words(lower), kind: "rule" };
   return { text: `Model: ${words(code).toLowerCase()}`, kind: "model" };
 }
 
@@ -237,7 +240,7 @@ function fieldList(tx) {
     ["Channel / type", p.channel && `${p.channel} · ${p.tx_type}`], ["Device", p.device_id],
     ["IP address", p.ip_address],
     ["Countries", p.customer_country && `${p.customer_country} → ${p.merchant_country}`],
-    ["Event time", fmtTime(p.event_time || s.event_time)], ["Scored", fmtTime(s.scored_at || a.created_at)],
+    ["Event time", fmtTime(p.event_time || tx.event_time)], ["Scored", fmtTime(s.scored_at || a.created_at)],
     ["Model", a.model_version || s.model_version],
   ];
   return el("dl", { className: "fields" }, items.map(([k, v]) =>
@@ -306,6 +309,8 @@ function renderDetail(tx, graph, audit) {
       return el("span", { className: `chip ${kind}`, title: r, dataset: { code: r } }, text);
     })) : el("p", { className: "muted", id: "reasons" }, "No reason codes."),
     el("h3", {}, "Transaction"), fieldList(tx),
+    tx.payment ? null : el("p", { className: "hint" },
+      "Merchant, device and IP are stored for payments received by the HTTP API; this one came from the stream."),
     el("h3", {}, "Case"), caseSection(tx, audit),
     el("h3", {}, "Graph neighbourhood"),
     el("div", { className: "graph-wrap", id: "graph" }, drawGraph(graph),
