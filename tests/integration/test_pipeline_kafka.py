@@ -79,7 +79,7 @@ def _run_until_idle(worker: ScoringWorker, idle_s: float = 3.0) -> Any:
 
 
 def test_exactly_once_under_kill_9(kafka_bootstrap: str) -> None:
-    result = run_chaos(kafka_bootstrap, records=20_000, workers=2, kills=3, rate=700, seed=3)
+    result = run_chaos(kafka_bootstrap, records=20_000, workers=2, kills=3, rate=1000, seed=3)
     assert result.kills == 3, result
     assert result.lost == 0 and result.duplicated == 0, result
     assert result.scored_unique == 20_000

@@ -158,8 +158,9 @@ def run_chaos(
         pool.start(wid)
     # Live traffic: the input arrives at `rate` while workers are being killed.
     ids: set[str] = set()
+    kills_done = threading.Event()
     feeder = threading.Thread(
-        target=_produce, args=(bus, topics, records, seed, rate, ids), daemon=True
+        target=_produce, args=(bus, topics, records, seed, rate, ids, kills_done), daemon=True
     )
     t0 = time.monotonic()
     feeder.start()
@@ -189,6 +190,7 @@ def run_chaos(
             time.sleep(rng.uniform(0.0, 1.0))
             pool.start(victim)
         result.kills = done_kills
+        kills_done.set()
         feeder.join(timeout_s)
         while _progress(bus, group, topics.transactions, partitions) < records:
             if time.monotonic() - t0 > timeout_s:
@@ -239,8 +241,16 @@ def _env(settings: Settings, group: str) -> dict[str, str]:
 
 
 def _produce(
-    bus: KafkaBus, topics: TopicSettings, n: int, seed: int, rate: int, ids: set[str]
+    bus: KafkaBus,
+    topics: TopicSettings,
+    n: int,
+    seed: int,
+    rate: int,
+    ids: set[str],
+    kills_done: threading.Event,
 ) -> None:
+    """Send ``n`` transactions at ``rate``; the last tenth waits until the kills are done,
+    so that every kill lands while input is still flowing, however slow the machine."""
     from fraudstream.generate.transactions import TransactionGenerator
 
     reg = InProcessRegistry()
@@ -249,14 +259,17 @@ def _produce(
     gen = TransactionGenerator(GeneratorSettings(seed=seed, n_customers=20_000, n_merchants=2_000))
     producer = bus.producer()
     per_tick = max(1, rate // 20)
-    sent = 0
+    sent = sent_at_resume = 0
     t0 = time.monotonic()
     for batch in gen.batches(count=n, batch_size=per_tick):
+        if sent >= 0.9 * n and not kills_done.is_set():
+            kills_done.wait()
+            t0, sent_at_resume = time.monotonic(), sent
         for rec, value in zip(batch, enc.encode_many(batch), strict=True):
             ids.add(rec["transaction_id"])
             producer.produce(topics.transactions, value, key=rec["card_id"].encode())
         sent += len(batch)
-        ahead = t0 + sent / rate - time.monotonic()
+        ahead = t0 + (sent - sent_at_resume) / rate - time.monotonic()
         if ahead > 0:
             time.sleep(ahead)
     if producer.flush(60.0):
