@@ -74,3 +74,17 @@ def rings(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     res = main(out, events, memory_events)
     typer.echo(json.dumps(res, indent=2))
+
+
+@gnn_app.command("clickstream")
+def clickstream(
+    events: Annotated[int, typer.Option(help="Synthetic user events to generate.")] = 40_000,
+    seed: Annotated[int, typer.Option(help="Generator seed.")] = 11,
+) -> None:
+    """Bot-session AUPRC of the user-session-product GNN on the click-stream generator."""
+    import json
+
+    from fraudstream.bench.gnn_clickstream import run
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    typer.echo(json.dumps(run(events, seed), indent=2))
