@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from fraudstream.errors import ConfigError
-from fraudstream.generate.columns import SCENARIOS
+from fraudstream.generate.columns import SCENARIOS, Columns
 from fraudstream.generate.sinks import open_sink
 from fraudstream.generate.transactions import TransactionGenerator
 from fraudstream.settings import GeneratorSettings, KafkaSettings
@@ -120,16 +121,21 @@ def run_worker(spec: RunSpec, worker: int) -> GenerationReport:
     scenarios = np.zeros(len(SCENARIOS) + 1, dtype=np.int64)
     start = time.perf_counter()
     report = GenerationReport()
-    try:
+
+    def counted() -> Iterator[tuple[Columns, np.ndarray]]:
         for cols, raw_ids in gen.column_batches(share):
-            scenarios += np.bincount(cols.scenario, minlength=len(scenarios))
-            if step == 0:
-                sink.write(cols, raw_ids)
-                continue
-            for lo in range(0, len(cols), step):
-                idx = np.arange(lo, min(lo + step, len(cols)))
-                pacer.wait(len(idx))
-                sink.write(cols.take(idx), raw_ids[idx])
+            scenarios[:] += np.bincount(cols.scenario, minlength=len(scenarios))
+            yield cols, raw_ids
+
+    try:
+        if step == 0:
+            sink.write_many(counted())
+        else:
+            for cols, raw_ids in counted():
+                for lo in range(0, len(cols), step):
+                    idx = np.arange(lo, min(lo + step, len(cols)))
+                    pacer.wait(len(idx))
+                    sink.write(cols.take(idx), raw_ids[idx])
     finally:
         report.failed = sink.close()
     report.seconds = time.perf_counter() - start

@@ -8,7 +8,10 @@ line with ``event_time`` as epoch milliseconds.
 from __future__ import annotations
 
 import logging
+import queue
 import sys
+import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -27,6 +30,8 @@ class Sink(Protocol):
     """Takes chunks of generated events; ``close`` returns how many were not delivered."""
 
     def write(self, cols: Columns, raw_ids: np.ndarray) -> None: ...
+
+    def write_many(self, chunks: Iterable[tuple[Columns, np.ndarray]]) -> None: ...
 
     def close(self) -> int: ...
 
@@ -62,6 +67,10 @@ class JsonLinesSink:
         records = self._ids.to_records(cols, self._format_ids(raw_ids))
         dumps = orjson.dumps
         self._out.write(b"\n".join([dumps(r) for r in records]) + b"\n")
+
+    def write_many(self, chunks: Iterable[tuple[Columns, np.ndarray]]) -> None:
+        for cols, raw_ids in chunks:
+            self.write(cols, raw_ids)
 
     def close(self) -> int:
         self._out.flush()
@@ -128,6 +137,46 @@ class KafkaSink:
     def write(self, cols: Columns, raw_ids: np.ndarray) -> None:
         keys, values = self.encoder.encode(cols, raw_ids)
         self.send(keys, values)
+
+    def write_many(self, chunks: Iterable[tuple[Columns, np.ndarray]]) -> None:
+        """Write every chunk, generating and encoding in a helper thread meanwhile.
+
+        The helper iterates ``chunks`` (the generator) and encodes; this thread
+        produces. numpy releases the GIL for its array work, so the two overlap;
+        chunks keep their order, so records (and each card's order) do not change.
+        """
+        handoff: queue.Queue[tuple[list[bytes], list[bytes]] | BaseException | None]
+        handoff = queue.Queue(maxsize=4)
+        stop = threading.Event()
+
+        def offer(item: tuple[list[bytes], list[bytes]] | BaseException | None) -> bool:
+            while not stop.is_set():
+                try:
+                    handoff.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def encode_all() -> None:
+            try:
+                for cols, raw_ids in chunks:
+                    if not offer(self.encoder.encode(cols, raw_ids)):
+                        return
+                offer(None)
+            except BaseException as exc:  # handed to the producing thread, which raises it
+                offer(exc)
+
+        helper = threading.Thread(target=encode_all, name="generator-encode", daemon=True)
+        helper.start()
+        try:
+            while (item := handoff.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                self.send(*item)
+        finally:
+            stop.set()
+            helper.join()
 
     def send(self, keys: list[bytes], values: list[bytes]) -> None:
         """Produce already-encoded records (used by the benchmark as well)."""

@@ -123,3 +123,25 @@ def test_cli_generates_jsonl(tmp_path: Path) -> None:
     assert len(rows) == 300 and any(r["is_fraud"] for r in rows)
     times = np.array([r["event_time"] for r in rows])
     assert (np.diff(times) >= 0).all()
+
+
+def test_pipelined_kafka_write_hands_generator_errors_to_the_caller() -> None:
+    from collections.abc import Iterator
+
+    from fraudstream.generate.sinks import KafkaSink
+    from fraudstream.settings import KafkaSettings
+
+    gen = TransactionGenerator(small_config())
+    # No broker: records only queue locally, which is all this test needs.
+    sink = KafkaSink(gen.ids, KafkaSettings(bootstrap_servers="127.0.0.1:1"), "t")
+
+    def chunks() -> Iterator[tuple[object, object]]:
+        yield from gen.column_batches(2000)
+        raise ValueError("generator broke")
+
+    try:
+        with pytest.raises(ValueError, match="generator broke"):
+            sink.write_many(chunks())  # type: ignore[arg-type]
+        assert sink.produced == 2000
+    finally:
+        sink._producer.purge()
