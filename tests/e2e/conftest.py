@@ -8,6 +8,7 @@ fail with that hint rather than skip.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -158,11 +159,17 @@ def page(browser: Any, live_api: LiveApi) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1360, "height": 860})
     context.set_default_timeout(10_000)
     pg = context.new_page()
+    problems: list[str] = []  # script errors and CSP violations fail the test
+    pg.on("pageerror", lambda err: problems.append(str(err)))
+    pg.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     pg.goto(f"{live_api.url}/dashboard")
     try:
         yield pg
     finally:
         context.close()
+    # 401/403 answers are expected where a test sends a wrong key on purpose.
+    unexpected = [p for p in problems if not re.search(r"status of 40[13]", p)]
+    assert not unexpected, unexpected
 
 
 def sign_in(page: Any, key: str = KEYS["analyst"]) -> None:

@@ -46,6 +46,8 @@ def test_the_page_and_its_static_files_are_served(api: Api) -> None:
     page = api.client.get("/dashboard")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert 'src="/dashboard/static/dashboard.js"' in page.text
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
     for name, kind in [("dashboard.js", "javascript"), ("graph.js", "javascript"),
                        ("dashboard.css", "text/css")]:  # fmt: skip
         r = api.client.get(f"/dashboard/static/{name}")
