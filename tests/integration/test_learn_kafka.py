@@ -147,3 +147,18 @@ def test_a_restart_rereads_verdicts_held_by_the_one_class_guard(
             "last_offsets": None,
         }  # fmt: skip
         assert _committed(kafka_bus, group, topics) == 20
+
+
+def test_missing_features_round_trip_through_postgres_to_the_lookup(pg_url: str) -> None:
+    from fraudstream.learn.online import DbFeatureLookup
+
+    x = np.ones((2, F))
+    x[0, 3] = np.nan  # no device / no IP: window features are NaN
+    for url in fresh_pg_database(pg_url):
+        ids = _store_scores(url, x, "nan-")
+        engine = make_engine(DatabaseSettings(url=url))
+        got = DbFeatureLookup(engine).features_for(ids)
+        engine.dispose()
+        row = [got["nan-0"][n] for n in FEATURE_NAMES]
+        assert row[3] is None or np.isnan(row[3])
+        assert row[4] == 1.0 and got["nan-1"][FEATURE_NAMES[3]] == 1.0

@@ -147,10 +147,10 @@ def drift_reference(
         gen = meta.get("generator")
         if meta.get("dataset") != "synthetic" or not gen:
             raise typer.BadParameter(f"{v} was not trained on the synthetic stream; use --jsonl")
-        from fraudstream.learn.retrain import synthetic_trainer
+        from fraudstream.learn.retrain import synthetic_train_matrix
 
-        t = synthetic_trainer(int(gen["n_transactions"]), int(gen["seed"]))()
-        path = write_reference(reg, v, t.x_train, t.feature_names, reg.load(v), s.drift.bins)
+        x_train = synthetic_train_matrix(int(gen["n_transactions"]), int(gen["seed"]))
+        path = write_reference(reg, v, x_train, FEATURE_NAMES, reg.load(v), s.drift.bins)
     typer.echo(f"wrote {path}")
 
 

@@ -114,6 +114,23 @@ def write_reference(
     return ref.save(registry.root / version / REFERENCE_FILE)
 
 
+def synthetic_train_matrix(n_transactions: int, seed: int) -> np.ndarray:
+    """The training slice of ``train_synthetic(n_transactions, seed)``, without training.
+
+    The generator is deterministic under a seed and the split is the same temporal
+    split, so this is the frame the model learned from (for its drift reference).
+    """
+    import pandas as pd
+
+    from fraudstream.features.offline import offline_features
+    from fraudstream.learn.evaluation import temporal_split
+    from fraudstream.learn.synthetic import synthetic_records
+
+    df = pd.DataFrame.from_records(synthetic_records(n_transactions, seed))
+    x = offline_features(df)
+    return x[temporal_split(df["event_time"].to_numpy(dtype=np.float64)).train]
+
+
 def synthetic_trainer(n_transactions: int, seed: int = 0) -> TrainFn:
     """The training library function on a fresh synthetic stream, as a :data:`TrainFn`."""
 
