@@ -120,6 +120,12 @@ def test_a_verdict_closes_the_case_audits_it_and_publishes_feedback(
     sign_in(page)
     page.click("#alert-rows tr[data-tid=tx-1003]")
     page.wait_for_selector("#assign-me:enabled")
+    page.click("#add-note")  # empty: refused in the page, nothing sent
+    assert "write a note first" in page.locator("#error-text").inner_text()
+    page.fill("#verdict-note", "Called the cardholder.")
+    page.click("#add-note")
+    page.wait_for_selector("#audit li")
+    assert "Called the cardholder." in page.locator("#audit").inner_text()
     page.click("#assign-me")
     page.wait_for_function(
         "() => document.querySelector('#case-assignee')?.textContent === 'assigned to ann.analyst'"
@@ -146,6 +152,7 @@ def test_a_verdict_closes_the_case_audits_it_and_publishes_feedback(
             .order_by(AuditEvent.id)
         ).all()
         assert [tuple(c) for c in changes] == [
+            ("ann.analyst", "notes", "Called the cardholder."),
             ("ann.analyst", "assignee", "ann.analyst"),
             ("ann.analyst", "status", "IN_REVIEW"),
             ("ann.analyst", "notes", "Same device as two blocked cards; customer denies it."),
@@ -153,7 +160,10 @@ def test_a_verdict_closes_the_case_audits_it_and_publishes_feedback(
             ("ann.analyst", "status", "CLOSED"),
         ]
         notes = db.scalars(select(CaseNote.body).where(CaseNote.case_id == case.id)).all()
-        assert notes == ["Same device as two blocked cards; customer denies it."]
+        assert notes == [
+            "Called the cardholder.",
+            "Same device as two blocked cards; customer denies it.",
+        ]
     (fb,) = [f for f in _feedback(live_api) if f["transaction_id"] == "tx-1003"]
     assert (fb["label"], fb["analyst"]) == ("fraud", "ann.analyst")
 

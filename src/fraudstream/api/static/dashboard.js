@@ -251,7 +251,7 @@ function caseSection(tx, audit) {
   const c = tx.case;
   if (!c) return el("p", { className: "muted" }, "No case is open for this transaction.");
   const closed = c.status === "CLOSED";
-  const note = el("textarea", { id: "verdict-note", placeholder: "Note for the audit trail (optional)", disabled: closed });
+  const note = el("textarea", { id: "verdict-note", placeholder: "Note (saved with the verdict, or on its own with Add note)" });
   const act = (fn) => async (ev) => {
     ev.preventDefault();
     document.querySelectorAll("#detail button").forEach((b) => { b.disabled = true; });
@@ -280,7 +280,11 @@ function caseSection(tx, audit) {
       el("form", { className: "verdict-form" }, note,
         el("div", { className: "actions" },
           el("button", { type: "button", className: "fraud", id: "verdict-fraud", disabled: closed, onclick: verdict("FRAUD") }, "Fraud"),
-          el("button", { type: "button", className: "legit", id: "verdict-legit", disabled: closed, onclick: verdict("LEGITIMATE") }, "Legitimate")),
+          el("button", { type: "button", className: "legit", id: "verdict-legit", disabled: closed, onclick: verdict("LEGITIMATE") }, "Legitimate"),
+          el("button", { type: "button", id: "add-note", onclick: act(async () => {
+            if (!note.value.trim()) throw new ApiError(422, "validation_failed", "write a note first");
+            await api(`/api/v1/cases/${c.id}/notes`, { method: "POST", body: { body: note.value.trim() } });
+          }) }, "Add note")),
 ),
       c.notes.length ? el("div", {}, el("h3", {}, "Notes"), el("ol", { className: "audit" },
         c.notes.map((n) => el("li", {}, el("time", {}, fmtTime(n.created_at)), el("b", {}, n.author), ` ${n.body}`)))) : null),
