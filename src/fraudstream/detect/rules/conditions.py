@@ -88,7 +88,7 @@ def compile_condition(spec: Any, feature_index: Mapping[str, int], where: str) -
 
 
 def _column(name: Any, feature_index: Mapping[str, int], where: str) -> int:
-    if name not in feature_index:
+    if not isinstance(name, str) or name not in feature_index:
         raise ConfigError(f"{where}: unknown feature {name!r}")
     return int(feature_index[name])
 
@@ -126,13 +126,17 @@ def _feature_leaf(
 
 
 def _field_leaf(spec: Mapping[str, Any], where: str) -> Predicate:
-    field = str(spec["field"])
+    if not isinstance(spec["field"], str):
+        raise ConfigError(f"{where}: 'field' must name a transaction field")
+    field = spec["field"]
     if field in LEAKAGE_FIELDS:
         raise ConfigError(f"{where}: {field!r} is ground truth and may not be read by a rule")
     key = _membership_key(spec)
     if key is not None:
-        if not isinstance(spec[key], list):
-            raise ConfigError(f"{where}: field '{key}' takes a list")
+        if not isinstance(spec[key], list) or not all(
+            v is None or isinstance(v, str | int | float) for v in spec[key]
+        ):
+            raise ConfigError(f"{where}: field '{key}' takes a list of plain values")
         members = frozenset(spec[key])
         negate_member = key == "not_in"
 
