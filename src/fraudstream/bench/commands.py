@@ -158,6 +158,7 @@ def generator(
     count: Annotated[int, typer.Option(help="Records per stage.")] = 500_000,
     customers: Annotated[int, typer.Option(help="Population size.")] = 100_000,
     kafka: Annotated[bool, typer.Option(help="Include the produce-to-a-real-broker stage.")] = True,
+    repeat: Annotated[int, typer.Option(help="Runs per stage (the median is reported).")] = 1,
     out: Annotated[Path, typer.Option(help="JSON output.")] = Path("reports/bench-generator.json"),
 ) -> None:
     """Transaction generator, one worker: generation, + Avro encode, + produce to a real broker."""
@@ -166,9 +167,9 @@ def generator(
     logging.basicConfig(level=logging.WARNING)
     if kafka:
         with broker(bootstrap) as bs:
-            figures = run(count, customers, bs)
+            figures = run(count, customers, bs, repeat=repeat)
     else:
-        figures = run(count, customers, None)
+        figures = run(count, customers, None, repeat=repeat)
     print_report(figures)
     _write(out, figures)
 

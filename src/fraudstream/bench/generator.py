@@ -2,7 +2,8 @@
 
 Stages, each over the same ``--count`` records:
 
-Setup (population, id tables, encoder tables, producer) is timed apart.
+Set-up (population, id tables, encoder tables, producer) is not timed; with
+``--repeat N`` each stage runs N times and its median run is reported.
 
 1. ``generate_columns``: events as numpy columns (the generator alone);
 2. ``generate_dicts``: the same, materialised as ``transaction.avsc`` dicts;
@@ -50,8 +51,10 @@ def _timed(fn: Callable[[], int]) -> dict[str, float]:
     }
 
 
-def run(count: int, customers: int, bootstrap: str | None, seed: int = 42) -> dict[str, Any]:
-    """Run every stage once; return the figures."""
+def run(
+    count: int, customers: int, bootstrap: str | None, seed: int = 42, repeat: int = 1
+) -> dict[str, Any]:
+    """Run every stage ``repeat`` times; report each stage's median run (and all rates)."""
     config = GeneratorConfig(seed=seed, n_customers=customers)
     build = time.perf_counter()
     population = TransactionGenerator(config).pop
@@ -60,33 +63,36 @@ def run(count: int, customers: int, bootstrap: str | None, seed: int = 42) -> di
     def fresh() -> TransactionGenerator:
         return TransactionGenerator(config, population=population)
 
-    gen_columns, gen_dicts, gen_serde = fresh(), fresh(), fresh()
+    # Each factory does its set-up (untimed) and returns the timed part.
+    def columns() -> Callable[[], int]:
+        gen = fresh()
+        return lambda: sum(len(c) for c, _ in gen.column_batches(count))
 
-    def columns() -> int:
-        return sum(len(c) for c, _ in gen_columns.column_batches(count))
+    def dicts() -> Callable[[], int]:
+        gen = fresh()
+        return lambda: sum(len(b) for b in gen.batches(count, 10_000))
 
-    def dicts() -> int:
-        return sum(len(b) for b in gen_dicts.batches(count, 10_000))
+    def avro() -> Callable[[], int]:
+        gen = fresh()
+        encoder = TransactionEncoder(gen.ids, schema_id=1)
+        return lambda: sum(len(encoder.encode(c, r)[1]) for c, r in gen.column_batches(count))
 
-    setup = time.perf_counter()
-    gen_avro = fresh()
-    encoder = TransactionEncoder(gen_avro.ids, schema_id=1)
-    setup_s = {"encoder": round(time.perf_counter() - setup, 3)}
-
-    def avro() -> int:
-        return sum(len(encoder.encode(c, r)[1]) for c, r in gen_avro.column_batches(count))
-
-    def dicts_serde() -> int:
+    def dicts_serde() -> Callable[[], int]:
         from fraudstream.events.registry import InProcessRegistry
         from fraudstream.events.serde import AvroSerde
 
         serde = AvroSerde("transaction", InProcessRegistry(), "transactions-value")
-        n = 0
-        for cols, raw in gen_serde.column_batches(count):
-            n += len(serde.encode_many(gen_serde.ids.to_records(cols, format_ids(raw))))
-        return n
+        gen = fresh()
 
-    stages: dict[str, Callable[[], int]] = {
+        def timed() -> int:
+            n = 0
+            for cols, raw in gen.column_batches(count):
+                n += len(serde.encode_many(gen.ids.to_records(cols, format_ids(raw))))
+            return n
+
+        return timed
+
+    stages: dict[str, Callable[[], Callable[[], int]]] = {
         "generate_columns": columns,
         "generate_dicts": dicts,
         "generate_avro": avro,
@@ -99,36 +105,46 @@ def run(count: int, customers: int, bootstrap: str | None, seed: int = 42) -> di
         kafka = KafkaSettings(bootstrap_servers=bootstrap)
         topic = f"bench-generator-{int(time.time())}"
         KafkaBus(kafka).create_topics({topic: 6})
-        warm = KafkaSink(fresh().ids, kafka, topic)  # first producer waits for the broker
+        warm = KafkaSink(fresh().ids, kafka, topic)  # the first producer waits for the broker
         warm.send([b"warm"], [b"up"])
         warm.close()
 
-        setup = time.perf_counter()
-        gen_kafka = fresh()
-        sink = KafkaSink(gen_kafka.ids, kafka, topic)
-        setup_s["kafka_sink"] = round(time.perf_counter() - setup, 3)
+        def to_kafka() -> Callable[[], int]:
+            gen = fresh()
+            sink = KafkaSink(gen.ids, kafka, topic)
 
-        def to_kafka() -> int:
-            sink.write_many(gen_kafka.column_batches(count))  # what the CLI does
-            failed = sink.close()
-            if failed:
-                raise RuntimeError(f"{failed} records not delivered")
-            return count
+            def timed() -> int:
+                sink.write_many(gen.column_batches(count))  # what the CLI does
+                failed = sink.close()
+                if failed:
+                    raise RuntimeError(f"{failed} records not delivered")
+                return count
+
+            return timed
 
         stages["generate_avro_kafka"] = to_kafka
-    results = {name: _timed(fn) for name, fn in stages.items()}
+    results: dict[str, dict[str, Any]] = {}
+    loads = []
+    for name, factory in stages.items():
+        runs = [_timed(factory()) for _ in range(repeat)]
+        loads.append(os.getloadavg()[0])
+        runs.sort(key=lambda r: r["records_per_s"])
+        median: dict[str, Any] = dict(runs[len(runs) // 2])
+        median["all_records_per_s"] = [r["records_per_s"] for r in runs]
+        results[name] = median
     return {
         "benchmark": "generator",
         "count": count,
         "customers": customers,
         "workers": 1,
+        "repeat": repeat,
         "population_build_s": round(build_s, 3),
-        "setup_s": setup_s,
         "stages": results,
         "machine": {
             "python": platform.python_version(),
             "cpus": os.cpu_count(),
             "load_avg_1m": round(os.getloadavg()[0], 2),
+            "load_avg_1m_per_stage": [round(x, 2) for x in loads],
         },
     }
 
@@ -138,7 +154,8 @@ def print_report(report: dict[str, Any]) -> None:
     for name, r in report["stages"].items():
         print(
             f"{name:24s} {r['records_per_s']:>10,}/s wall  "
-            f"{r['records_per_cpu_s']:>10,}/s per CPU-second  ({r['records']:,} in {r['wall_s']}s)"
+            f"{r['records_per_cpu_s']:>10,}/s per CPU-second  ({r['records']:,} in {r['wall_s']}s;"
+            f" all runs {r['all_records_per_s']})"
         )
     print(f"load average (1 min) at the end: {report['machine']['load_avg_1m']}")
 
@@ -148,9 +165,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--count", type=int, default=500_000)
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--bootstrap", default=None, help="host:port of a real broker")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per stage (median kept)")
     parser.add_argument("--json", type=Path, default=Path("reports/bench-generator.json"))
     args = parser.parse_args(argv)
-    report = run(args.count, args.customers, args.bootstrap)
+    report = run(args.count, args.customers, args.bootstrap, repeat=args.repeat)
     print_report(report)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + "\n")
