@@ -185,3 +185,15 @@ def test_a_wrong_key_shows_the_apis_reason(page: Any, key: str, reason: str) -> 
     sign_in(page)  # the right key then works in the same tab
     page.wait_for_selector("#alert-rows tr")
     assert not page.locator("#key-dialog").evaluate("d => d.open")
+
+
+def test_an_api_error_on_a_case_is_shown_with_its_reason(page: Any, live_api: LiveApi) -> None:
+    sign_in(page)
+    page.wait_for_selector("#alert-rows tr")
+    page.goto(f"{live_api.url}/dashboard#/tx/no-such-tx")
+    page.wait_for_selector("#error:not([hidden])")
+    assert page.locator("#error-text").inner_text() == (
+        "404 not_found: no transaction 'no-such-tx'"
+    )
+    page.click("#error-close")
+    assert page.locator("#error").is_hidden()
