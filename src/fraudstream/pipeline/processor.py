@@ -167,21 +167,36 @@ class Processor:
             smsgs, srecs, decisions = scored
             latency = 0.0 if read_ms is None else max(0.0, now_ms - read_ms)
             extra, flagged = route.build(srecs, decisions, now_ms, latency)
-            values = route.encode_output(srecs, extra, [m.value for m in smsgs])
-            for m, v in zip(smsgs, values, strict=True):
+            raw = [m.value for m in smsgs]
+            values = _encode_each(route.encode_output, srecs, extra, raw)
+            ok: set[int] = set()
+            for i, (m, v) in enumerate(zip(smsgs, values, strict=True)):
+                if isinstance(v, Exception):  # the decision does not fit the output schema
+                    logger.warning("offset %s[%d]@%d dead-lettered: output %r", m.topic,
+                                   m.partition, m.offset, v)  # fmt: skip
+                    dead.append(dead_letter_record(m, v, now_ms, self.worker))
+                    dead_src.append(m)
+                    continue
+                ok.add(i)
                 result.records.append(OutRecord(route.output_topic, v, m.key, None, m.timestamp_ms))
-            result.scored[route.input_topic] += len(extra)
+            result.scored[route.input_topic] += len(ok)
             if self.keep_outputs:
-                result.outputs.extend({**r, **x} for r, x in zip(srecs, extra, strict=True))
+                result.outputs.extend({**srecs[i], **extra[i]} for i in sorted(ok))
+            flagged = [i for i in flagged if i in ok]
             if flagged and route.alert is not None and route.alert_topic is not None:
                 assert route.encode_alert is not None
                 alerts = [route.alert(srecs[i], extra[i]) for i in flagged]
-                for i, v in zip(flagged, route.encode_alert(alerts), strict=True):
+                encoded = _encode_each(route.encode_alert, alerts)
+                for i, v in zip(flagged, encoded, strict=True):
                     m = smsgs[i]
+                    if isinstance(v, Exception):  # the score record went out; the alert cannot
+                        logger.error("offset %s[%d]@%d: alert not encodable: %r", m.topic,
+                                     m.partition, m.offset, v)  # fmt: skip
+                        continue
                     result.records.append(
                         OutRecord(route.alert_topic, v, m.key, None, m.timestamp_ms)
                     )
-                result.alerts[route.alert_topic] += len(alerts)
+                    result.alerts[route.alert_topic] += 1
 
     def _score(
         self,
@@ -264,6 +279,22 @@ def concat_decisions(parts: Sequence[Decisions]) -> Decisions:
         features=None if any(f is None for f in feats) else np.vstack(feats),  # type: ignore[arg-type]
         feature_names=parts[0].feature_names,
     )
+
+
+def _encode_each(
+    encode: Callable[..., list[bytes]], *cols: Sequence[Any]
+) -> list[bytes | Exception]:
+    """Encode the whole batch at once; if that raises, record by record (errors kept)."""
+    try:
+        return list(encode(*cols))
+    except Exception:  # find the culprits; the rest still goes out
+        out: list[bytes | Exception] = []
+        for i in range(len(cols[0])):
+            try:
+                out.append(encode(*(c[i : i + 1] for c in cols))[0])
+            except Exception as exc:
+                out.append(exc)
+        return out
 
 
 def _check_decisions(decisions: Decisions, n: int) -> None:

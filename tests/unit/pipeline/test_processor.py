@@ -184,3 +184,33 @@ def test_user_events_are_scored_to_their_own_topic_with_per_user_state() -> None
     assert [s["is_fraud"] for s in scored] == [False, False, False, True, True]
     assert res.dead == {"validation_failed": 1}
     assert held[1].get("user:u1") is not None
+
+
+class BadOutputDetector(AmountRuleDetector):
+    """Returns a risk level the output schema refuses for card 'bad-output'."""
+
+    def score(self, batch: TransactionBatch, state: Any) -> Decisions:
+        d = super().score(batch, state)
+        for i, card in enumerate(batch.col("card_id").tolist()):
+            if card == "bad-output":
+                d.risk_level[i] = None
+        return d
+
+
+def test_a_decision_that_does_not_fit_the_output_schema_is_dead_lettered() -> None:
+    from fraudstream.events.registry import InProcessRegistry
+    from fraudstream.pipeline.wiring import register_all, serde_for
+
+    reg = InProcessRegistry()
+    register_all(reg, TOPICS)
+    enc = serde_for("transaction", TOPICS.transactions, reg).encode
+    proc = build_processor(TOPICS, BadOutputDetector(), registry=reg)
+    batch = [tx(0, amount=950.0), tx(1, card="bad-output", amount=950.0), tx(2, amount=950.0)]
+    _held, get = stores()
+    res = proc.process(msgs([enc(r) for r in batch]), get, NOW_MS)
+    topics = [r.topic for r in res.records]
+    assert topics.count(TOPICS.scores) == 2 and topics.count(TOPICS.alerts) == 2
+    assert res.dead == {"schema_invalid": 1} and res.scored[TOPICS.transactions] == 2
+    dead = serde_for("dead_letter", TOPICS.dead_letter, reg)
+    letter = next(dead.decode(r.value) for r in res.records if r.topic == TOPICS.dead_letter)
+    assert letter["source_offset"] == 1 and letter["field"] == "risk_level"
