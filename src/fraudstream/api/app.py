@@ -144,6 +144,9 @@ def create_app(
         version=__version__,
         description="Real-time fraud detection: ingest, scoring, alerts, cases and feedback.",
         lifespan=lifespan,
+        # Prometheus (``/metrics``) is our telemetry; FastAPI's built-in OpenTelemetry
+        # spans and meters would cost CPU on every request for nothing exported.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     install_error_handlers(app)
     for module in (payments, score, alerts, cases, feedback, health):

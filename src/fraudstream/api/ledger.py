@@ -23,12 +23,12 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, Table, bindparam, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine, Table, delete, select
 
 from fraudstream.errors import ConflictError, FraudstreamError, StoreError
 from fraudstream.store.db import store_errors
 from fraudstream.store.models import IdempotencyKey, Payment, utcnow
+from fraudstream.store.repository import insert_new
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,6 @@ class IngestLedger:
             queue.SimpleQueue()
         )
         self._thread: threading.Thread | None = None
-        self._stmts: dict[str, tuple[Any, Any, Any]] = {}
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="ingest-ledger", daemon=True)
@@ -125,19 +124,6 @@ class IngestLedger:
                 if fut is not None:
                     loop.call_soon_threadsafe(_resolve, fut)
 
-    def _statements(self, dialect: str) -> tuple[Any, Any, Any]:
-        """Statements built once per dialect (building them costs more than running them)."""
-        cached = self._stmts.get(dialect)
-        if cached is None:
-            ins: Any = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
-            keys = ins(_KEYS).on_conflict_do_nothing(index_elements=["key"]).returning(_KEYS.c.key)
-            lookup = select(_KEYS.c.key, _KEYS.c.request_hash, _KEYS.c.payment_id).where(
-                _KEYS.c.key.in_(bindparam("keys", expanding=True))
-            )
-            payments = ins(_PAYMENTS).on_conflict_do_nothing(index_elements=["payment_id"])
-            cached = self._stmts[dialect] = (keys, lookup, payments)
-        return cached
-
     def write(self, entries: list[Entry]) -> None:
         """Record ``entries`` in one transaction (the writer thread calls this)."""
         now = utcnow()
@@ -146,7 +132,6 @@ class IngestLedger:
             if e.idempotency_key is not None:
                 first.setdefault(e.idempotency_key, e)  # first entry per key wins in a batch
         with store_errors("payment ledger write"), self.engine.begin() as conn:
-            ins_keys, lookup, ins_payments = self._statements(conn.dialect.name)
             stored: dict[str, tuple[str, str]] = {}
             if first:
                 rows = [
@@ -158,7 +143,7 @@ class IngestLedger:
                     }
                     for k, e in first.items()
                 ]
-                won = set(conn.execute(ins_keys, rows).scalars())
+                won = insert_new(conn, _KEYS, rows, ["key"])
                 stored = {
                     k: (e.request_hash, e.payment["payment_id"])
                     for k, e in first.items()
@@ -166,7 +151,8 @@ class IngestLedger:
                 }
                 lost = [k for k in first if k not in won]
                 if lost:  # keys seen in an earlier batch (replays or conflicts)
-                    for k, h, p in conn.execute(lookup, {"keys": lost}):
+                    lookup = select(_KEYS.c.key, _KEYS.c.request_hash, _KEYS.c.payment_id)
+                    for k, h, p in conn.execute(lookup.where(_KEYS.c.key.in_(lost))):
                         stored[k] = (h, p)
             new_payments = []
             for e in entries:
@@ -184,7 +170,7 @@ class IngestLedger:
                 if e.created:
                     new_payments.append(e.payment)
             if new_payments:
-                conn.execute(ins_payments, new_payments)
+                insert_new(conn, _PAYMENTS, new_payments, ["payment_id"])
 
     def forget(self, payment_ids: list[str]) -> None:
         """Undo recorded payments whose publication failed, so a retry publishes them."""

@@ -113,7 +113,9 @@ def _pg_upsert(
     cols: list[str],
     key: Sequence[str],
     updates: list[str],
-) -> int:
+    *,
+    returning: bool = False,
+) -> Any:
     """PostgreSQL: ONE ``INSERT ... SELECT FROM unnest(arrays) ON CONFLICT`` per batch.
 
     One array parameter per column instead of one parameter set per row: the
@@ -143,8 +145,54 @@ def _pg_upsert(
         f"SELECT * FROM unnest({', '.join(casts)}) "
         f"ON CONFLICT ({conflict}) {action}"
     )
+    if returning:
+        sql += f" RETURNING {q(key[0])}"
+        return {r[0] for r in conn.exec_driver_sql(sql, params)}
     conn.exec_driver_sql(sql, params)
     return len(rows)
+
+
+_SQLITE_BINDS: dict[str, list[Any]] = {}
+
+
+def insert_new(conn: Connection, table: Table, rows: Sequence[Row], key: Sequence[str]) -> set[Any]:
+    """Insert ``rows`` (all with the same columns), skipping existing keys; return the
+    first key column of the rows actually inserted.
+
+    The ingest ledger's hot path: one statement, no per-row SQLAlchemy work.
+    PostgreSQL uses ``unnest`` of binary arrays; SQLite a multi-row ``VALUES``
+    with values converted by SQLAlchemy's own bind processors (so they read back
+    exactly as ORM-written ones do).
+    """
+    if not rows:
+        return set()
+    cols = list(rows[0].keys())
+    if conn.dialect.name == "postgresql":
+        inserted: set[Any] = _pg_upsert(conn, table, rows, cols, key, [], returning=True)
+        return inserted
+    if conn.dialect.name != "sqlite":
+        raise NotImplementedError(
+            f"insert_new supports postgresql and sqlite, not {conn.dialect.name}"
+        )
+    cache_key = f"{table.name}:{','.join(cols)}"
+    procs = _SQLITE_BINDS.get(cache_key)
+    if procs is None:
+        procs = _SQLITE_BINDS[cache_key] = [
+            table.c[c].type.bind_processor(conn.dialect) for c in cols
+        ]
+    flat: list[Any] = []
+    for r in rows:
+        for c, proc in zip(cols, procs, strict=True):
+            v = r[c]
+            flat.append(proc(v) if proc is not None and v is not None else v)
+    q = conn.dialect.identifier_preparer.quote
+    one = "(" + ",".join("?" * len(cols)) + ")"
+    sql = (
+        f"INSERT INTO {q(table.name)} ({', '.join(q(c) for c in cols)}) "  # noqa: S608
+        f"VALUES {','.join([one] * len(rows))} "
+        f"ON CONFLICT ({', '.join(q(k) for k in key)}) DO NOTHING RETURNING {q(key[0])}"
+    )
+    return {r[0] for r in conn.exec_driver_sql(sql, tuple(flat))}
 
 
 def write_sink_batch(conn: Connection, batch: SinkBatch) -> None:
