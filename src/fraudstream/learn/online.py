@@ -43,9 +43,10 @@ import numpy as np
 from fraudstream.bus.base import Consumer, Message, TopicPartition
 from fraudstream.detect.models.online import OnlineLogisticModel
 from fraudstream.detect.registry import ModelRegistry
-from fraudstream.errors import FraudstreamError, RecordError
+from fraudstream.errors import BusError, FraudstreamError, RecordError
 from fraudstream.features.contract import FEATURE_CONTRACT_VERSION, FEATURE_NAMES
 from fraudstream.observe.metrics import (
+    CONSUMER_LAG,
     LEARNER_BUFFER,
     LEARNER_FEEDBACK,
     LEARNER_UPDATE_SECONDS,
@@ -138,6 +139,8 @@ class OnlineLearner:
         # other champion means an operator promoted or rolled back: rebase on it.
         self._serving: str | None = None
         self._foreign: str | None = None  # a champion without an online member
+        self._lag_at = -float("inf")
+        self.lag_interval_s = 5.0
 
     # -- model lineage ---------------------------------------------------------------
     def _online_member(self) -> OnlineLogisticModel:
@@ -206,11 +209,24 @@ class OnlineLearner:
                 continue
             self._buffer.append(_Row(msg.tp, msg.offset, tx_id, label, now))
         LEARNER_BUFFER.set(len(self._buffer))
+        if now - self._lag_at >= self.lag_interval_s:
+            self._export_lag(now)
         if self._due(now):
             self.flush()
         elif not self._buffer and not self._held:
             self._commit()  # only invalid records were polled
         return len(msgs)
+
+    def _export_lag(self, now: float) -> None:
+        """``fraudstream_pipeline_consumer_lag{worker="learner"}``: verdicts not yet read."""
+        self._lag_at = now
+        try:
+            for tp in self.consumer.assignment():
+                low, high = self.consumer.watermarks(tp)
+                lag = max(high - self._polled.get(tp, low), 0)
+                CONSUMER_LAG.labels("learner", tp.topic, str(tp.partition)).set(lag)
+        except BusError as exc:  # metrics must never stop learning
+            logger.warning("learner: cannot read watermarks: %s", exc)
 
     def _due(self, now: float) -> bool:
         if not self._buffer:

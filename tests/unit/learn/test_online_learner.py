@@ -182,3 +182,21 @@ def test_invalid_feedback_is_counted_not_fatal(tmp_path: Path) -> None:
     env.bus.producer().produce("feedback", b"garbage", key=b"k")
     assert env.learner.step(timeout_s=0.01) == 1
     assert env.learner.stats.invalid == 1 and env.committed() == 1
+
+
+def test_consumer_lag_is_exported(tmp_path: Path) -> None:
+    from prometheus_client import REGISTRY
+
+    env = Env(tmp_path, OnlineLearningSettings(batch_size=10, max_wait_s=1e9))
+    env.verdicts([f"x{i}" for i in range(30)], "fraud")
+    env.learner.lag_interval_s = 0.0
+    env.learner.step(timeout_s=0.01)
+    lag = sum(
+        REGISTRY.get_sample_value(
+            "fraudstream_pipeline_consumer_lag",
+            {"worker": "learner", "topic": "feedback", "partition": str(p)},
+        )
+        or 0.0
+        for p in (0, 1)
+    )
+    assert lag == 20  # 30 verdicts, 10 polled (one batch)
