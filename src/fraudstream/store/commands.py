@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from fraudstream.bus.base import Bus, Message
+from fraudstream.errors import BusError, FraudstreamError
 from fraudstream.settings import Settings
 
 if TYPE_CHECKING:
@@ -53,8 +55,9 @@ def db_current() -> None:
 def build_sink(settings: Settings, bus: Bus | None = None) -> tuple[Sink, Bus]:
     """The sink (and the bus it reads) from settings; used by the command and benchmarks."""
     from fraudstream.bus import open_bus
-    from fraudstream.events.contracts import ALERT, FEEDBACK, SCORED_TRANSACTION
+    from fraudstream.events.contracts import ALERT, DEAD_LETTER, FEEDBACK, SCORED_TRANSACTION
     from fraudstream.events.registry import open_registry
+    from fraudstream.pipeline.dlq import dead_letter_record
     from fraudstream.pipeline.wiring import register_all, serde_for
     from fraudstream.store.db import make_engine
     from fraudstream.store.sink import Sink, SinkTopics
@@ -72,6 +75,20 @@ def build_sink(settings: Settings, bus: Bus | None = None) -> tuple[Sink, Bus]:
     def decode(msg: Message) -> dict[str, object]:
         return serdes[msg.topic].decode(msg.value)
 
+    dlq_serde = serde_for(DEAD_LETTER, t.dead_letter, registry)
+    dlq_producer = the_bus.producer()
+
+    def dead_letter(msg: Message, err: FraudstreamError) -> None:
+        logger.error(
+            "sink: dead-lettering %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset, err
+        )
+        record = dead_letter_record(msg, err, int(time.time() * 1000), worker="sink")
+        dlq_producer.produce(t.dead_letter, dlq_serde.encode(record), key=msg.key)
+
+    def flush_dead_letters() -> None:
+        if dlq_producer.flush(30.0):
+            raise BusError("dead letters not delivered within 30 s")
+
     db = settings.database
     topics = SinkTopics(scores=t.scores, alerts=t.alerts, feedback=t.feedback)
     consumer = the_bus.consumer(db.sink_group_id, read_committed=True)
@@ -85,6 +102,8 @@ def build_sink(settings: Settings, bus: Bus | None = None) -> tuple[Sink, Bus]:
         poll_timeout_s=db.sink_poll_timeout_s,
         backoff_initial_s=db.sink_backoff_initial_s,
         backoff_max_s=db.sink_backoff_max_s,
+        dead_letter=dead_letter,
+        flush_dead_letters=flush_dead_letters,
     )
     return sink, the_bus
 

@@ -80,6 +80,8 @@ class Sink:
         batch_records: records per database transaction.
         backoff_initial_s, backoff_max_s: the retry schedule while the database is down.
         dead_letter: receives undecodable records and the error (default: log them).
+        flush_dead_letters: makes the dead letters of a batch durable; called
+            before the batch's offsets are committed.
 
     Example:
         >>> from fraudstream.bus.memory import MemoryBus
@@ -109,6 +111,7 @@ class Sink:
         backoff_initial_s: float = 0.2,
         backoff_max_s: float = 5.0,
         dead_letter: DeadLetter | None = None,
+        flush_dead_letters: Callable[[], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.engine = engine
@@ -120,6 +123,7 @@ class Sink:
         self.backoff_initial_s = backoff_initial_s
         self.backoff_max_s = backoff_max_s
         self.dead_letter = dead_letter or _log_dead_letter
+        self.flush_dead_letters = flush_dead_letters
         self.sleep = sleep
         self.stats = SinkStats()
         self._to_row = {
@@ -197,9 +201,12 @@ class Sink:
             return 0
         if not messages:
             return 0
+        bad_before = self.stats.bad_records
         batch = self.to_batch(messages)
         if not self.write(batch, stop):
             return 0
+        if self.flush_dead_letters is not None and self.stats.bad_records > bad_before:
+            self.flush_dead_letters()  # dead letters durable before their offsets commit
         self.commit(messages)
         self.stats.records += len(batch)
         self.stats.batches += 1

@@ -95,3 +95,18 @@ def test_undecodable_records_are_dead_lettered_not_dropped_silently(tmp_path: Pa
     assert count_run(sink.engine, "r3") == (10, 1)
     assert len(bad) == 1 and bad[0][0].topic == settings.topics.scores
     assert "malformed" in bad[0][1].message
+
+
+def test_build_sink_dead_letters_to_the_dead_letter_topic(tmp_path: Path) -> None:
+
+    settings, bus = _setup(tmp_path)
+    ScoredFeed(bus, settings.topics, InProcessRegistry()).produce("r4", 0, 3)
+    bus.producer().produce(settings.topics.alerts, b"not avro", key=b"k9")
+    sink, _ = build_sink(settings, bus)
+    upgrade(sink.engine)
+    sink.run(threading.Event(), idle_exit_s=0.3)
+    assert count_run(sink.engine, "r4") == (3, 1)
+    c = bus.consumer("dlq-reader")
+    c.subscribe([settings.topics.dead_letter])
+    (msg,) = c.poll_batch(10, 1.0)
+    assert msg.key == b"k9" and b"not avro" in (msg.value or b"")
