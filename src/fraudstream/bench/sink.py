@@ -181,11 +181,11 @@ def run_sink_bench(
     settings = settings.model_copy(deep=True)
     settings.database.sink_group_id = f"sink-{run}"
     # Topics of this run only: the sink must not first drain earlier runs' records.
-    t = settings.topics
-    t.scores, t.alerts, t.feedback = (
-        f"{t.scores}-{run}",
-        f"{t.alerts}-{run}",
-        f"{t.feedback}-{run}",
+    names = settings.topics
+    names.scores, names.alerts, names.feedback = (
+        f"{names.scores}-{run}",
+        f"{names.alerts}-{run}",
+        f"{names.feedback}-{run}",
     )
     if bus is None:
         bus = open_bus(settings)
