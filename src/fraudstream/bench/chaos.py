@@ -34,6 +34,7 @@ from typing import Any
 from fraudstream.bus.base import TopicPartition
 from fraudstream.bus.kafka import KafkaBus
 from fraudstream.detect.amount_rule import AmountRuleDetector
+from fraudstream.errors import BusError
 from fraudstream.events.batch import TransactionBatch
 from fraudstream.events.registry import InProcessRegistry
 from fraudstream.pipeline.restore import restore_partition
@@ -286,6 +287,9 @@ def _progress(bus: KafkaBus, group: str, topic: str, partitions: int) -> int:
         tps = [TopicPartition(topic, p) for p in range(partitions)]
         committed = consumer.committed(tps)
         return sum(max(0, off) for off in committed.values())
+    except BusError as exc:  # e.g. NOT_COORDINATOR while a fresh broker loads the group
+        logger.info("committed offsets not available yet: %s", exc)
+        return 0
     finally:
         consumer.close()
 

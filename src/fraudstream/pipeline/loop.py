@@ -32,6 +32,7 @@ import numpy as np
 from fraudstream.bus.base import Bus, Consumer, Message, TopicPartition
 from fraudstream.errors import (
     AbortableTransactionError,
+    BusError,
     FatalBusError,
     ProducerFencedError,
     RetriableBusError,
@@ -324,13 +325,29 @@ class ScoringWorker:
     def _rewind(self, partitions: list[TopicPartition]) -> None:
         if not partitions:
             return
-        committed = self.consumer.committed(partitions)
+        committed = self._committed(partitions)
         for tp in partitions:
             offset = committed.get(tp, -1)
             if offset < 0:
                 offset = self.consumer.watermarks(tp)[0]
             self.consumer.seek(tp, offset)
             logger.info("worker %s: rewound %s[%d] to %d", self._w, tp.topic, tp.partition, offset)
+
+    def _committed(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+        """Committed offsets, retrying transient coordinator errors (a broker restarting)."""
+        delay = 0.1
+        for attempt in range(self.cfg.max_retries + 1):
+            try:
+                return self.consumer.committed(partitions)
+            except FatalBusError:
+                raise
+            except BusError as exc:
+                if attempt == self.cfg.max_retries:
+                    raise FatalBusError(f"committed offsets unavailable: {exc}") from exc
+                logger.warning("worker %s: committed offsets not available (%s)", self._w, exc)
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+        raise AssertionError("unreachable")
 
     def _call(self, fn: Callable[..., None], *args: object) -> None:
         """Call ``fn`` retrying retriable errors with a backoff; then it is abortable."""
