@@ -18,6 +18,7 @@ from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
 
 from fraudstream.errors import StoreError
 from fraudstream.settings import DatabaseSettings
@@ -57,6 +58,10 @@ def make_engine(settings: DatabaseSettings) -> Engine:
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 10}
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        else:
+            # An in-memory database exists per connection: share one across threads
+            # (the API's ledger thread and its request threads must see the same tables).
+            kwargs["poolclass"] = StaticPool
     else:
         kwargs.update(
             pool_pre_ping=True,
