@@ -171,6 +171,8 @@ def fraud_ring(rng: np.random.Generator, pop: Population, shard: Shard, t0: int)
     ring = int(rng.choice(shard.rings))
     members = pop.ring_members[ring]
     members = members[members >= 0]
+    if len(members) == 0:  # a tiny population can leave a ring without identities
+        return high_amount(rng, pop, shard, t0)
     n = int(rng.integers(6, 17))
     pick = rng.integers(0, 3, n)
     t = t0 + np.sort(rng.integers(0, int(rng.uniform(1, 4) * 3_600_000), n))

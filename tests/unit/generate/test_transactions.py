@@ -191,3 +191,12 @@ def test_bad_arguments_are_config_errors() -> None:
         next(gen.batches(10, batch_size=0))
     with pytest.raises(ConfigError, match="no customers"):
         TransactionGenerator(small_config(n_customers=50), worker=199, workers=200)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_tiny_populations_still_generate_every_record(seed: int) -> None:
+    for workers in (1, 2):
+        for w in range(workers):
+            cfg = small_config(seed=seed, n_customers=50, n_merchants=10, fraud_rate=0.1)
+            gen = TransactionGenerator(cfg, worker=w, workers=workers)
+            assert sum(len(b) for b in gen.batches(1500, 500)) == 1500
