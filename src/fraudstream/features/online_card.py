@@ -33,7 +33,7 @@ from fraudstream.features.state import (
     write_groups,
 )
 from fraudstream.features.stateless import hash_column
-from fraudstream.features.windows import run_ends, segmented_cummax
+from fraudstream.features.windows import group_starts, run_ends, segmented_cummax
 
 if TYPE_CHECKING:
     from fraudstream.features.online import OnlineFeatures
@@ -57,6 +57,11 @@ def _seen_update(
         keep = tail_mask(g, np.zeros_like(tt), 1, cap)
         g, tt, v = g[keep], tt[keep], v[keep]
     return g, tt, v
+
+
+def _rank_sorted(gid: np.ndarray) -> np.ndarray:
+    """0, 1, 2... within each run of a sorted ``gid``."""
+    return np.arange(gid.shape[0]) - group_starts(gid)
 
 
 def _first_seen_rows(
@@ -147,22 +152,22 @@ def card_update(
     ev_count = np.bincount(gid[keep], minlength=n_groups)
     dev_count = np.bincount(dg, minlength=n_groups)
     cty_count = np.bincount(cg, minlength=n_groups)
-    bcnt = np.bincount(bgid, minlength=n_groups)
-    head = np.zeros(2 * n_groups, dtype=CARD)
-    head["t"][0::2], head["amount"][0::2] = ev_count, tot_s
-    head["a"][0::2], head["b"][0::2] = dev_count, cty_count
-    head["t"][1::2], head["amount"][1::2] = h1["t"] + bcnt, tot_ss
-    body = np.zeros(int(keep.sum()) + dg.size + cg.size, dtype=CARD)
-    k = int(keep.sum())
-    body["t"][:k], body["amount"][:k] = t[keep], amount[keep]
-    body["a"][:k], body["b"][:k] = merchant[keep], country[keep]
-    body["t"][k : k + dg.size], body["a"][k : k + dg.size] = dt, dvv
-    body["t"][k + dg.size :], body["a"][k + dg.size :] = ctt, cvv
-    recs = np.concatenate((head, body))
-    section = np.concatenate(
-        (np.tile([0, 1], n_groups), np.full(k, 2), np.full(dg.size, 3), np.full(cg.size, 4))
-    )
-    owner = np.concatenate((np.repeat(np.arange(n_groups), 2), gid[keep], dg, cg))
-    recs = recs[np.argsort(owner * 5 + section, kind="stable")]
     counts = 2 + ev_count + dev_count + cty_count
+    # Each record goes straight to its place: key by key, the two headers, the events,
+    # the devices, the countries (each section already sorted by key, in order).
+    start = np.cumsum(counts) - counts
+    recs = np.zeros(int(counts.sum()), dtype=CARD)
+    head, head2 = recs[start], recs[start + 1]
+    head["t"], head["amount"], head["a"], head["b"] = ev_count, tot_s, dev_count, cty_count
+    head2["t"], head2["amount"] = h1["t"] + np.bincount(bgid, minlength=n_groups), tot_ss
+    recs[start], recs[start + 1] = head, head2
+    eg = gid[keep]
+    at = start[eg] + 2 + _rank_sorted(eg)
+    recs["t"][at], recs["amount"][at], recs["a"][at], recs["b"][at] = (
+        t[keep], amount[keep], merchant[keep], country[keep]
+    )  # fmt: skip
+    at = start[dg] + 2 + ev_count[dg] + _rank_sorted(dg)
+    recs["t"][at], recs["a"][at] = dt, dvv
+    at = start[cg] + 2 + ev_count[cg] + dev_count[cg] + _rank_sorted(cg)
+    recs["t"][at], recs["a"][at] = ctt, cvv
     write_groups(store, skeys, recs.tobytes(), counts, CARD.itemsize)

@@ -6,7 +6,8 @@ with one ``tobytes``; shared by the per-kind updaters.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import defaultdict, deque
+from itertools import count
 
 import numpy as np
 
@@ -30,18 +31,16 @@ def ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 def group_keys(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[object]]:
     """(batch rows with a key, group id per such row, distinct keys in first-seen order)."""
-    present = values != None  # noqa: E711 (elementwise comparison on an object array)
-    if present.all():
-        rows = np.arange(values.shape[0])
-        kept = values
-    else:
-        rows = np.flatnonzero(present)
-        kept = values[rows]
-    # dict.fromkeys and map run the per-row loop in C; ids follow first appearance.
-    uniq = list(dict.fromkeys(kept.tolist()))
-    index = dict(zip(uniq, range(len(uniq)), strict=True))
-    gid = np.fromiter(map(index.__getitem__, kept), dtype=np.int64, count=len(kept))
-    return rows, gid, uniq
+    # One C-level pass: a key's first lookup draws the next id, later ones find it.
+    index: defaultdict[object, int] = defaultdict(count().__next__)
+    ids = np.fromiter(map(index.__getitem__, values.tolist()), dtype=np.int64, count=len(values))
+    if None not in index:
+        return np.arange(ids.shape[0]), ids, list(index)
+    none_id = index.pop(None)
+    rows = np.flatnonzero(ids != none_id)
+    gid = ids[rows]
+    gid -= gid > none_id  # ids after None's move down by one
+    return rows, gid, list(index)
 
 
 def tail_mask(gid: np.ndarray, t: np.ndarray, keep_ms: int, cap: int) -> np.ndarray:

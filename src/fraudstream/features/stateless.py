@@ -8,7 +8,6 @@ offline), so the two cannot drift apart.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -42,8 +41,28 @@ STATELESS_INPUTS: tuple[str, ...] = (
     "ip_address",
 )
 
-cached_code: Callable[[Any], int] = lru_cache(maxsize=1 << 16)(stable_code)
-cached_hash64: Callable[[Any], int] = lru_cache(maxsize=1 << 18)(stable_hash64)
+
+class _Memo(dict[Any, int]):
+    """``fn(value)`` memoised in a plain dict: a hit is one C-level dict lookup.
+
+    About twice as fast per row as ``functools.lru_cache`` (no recency list to
+    maintain); bounded by starting afresh once ``limit`` values are held.
+    """
+
+    def __init__(self, fn: Callable[[Any], int], limit: int) -> None:
+        super().__init__()
+        self.fn = fn
+        self.limit = limit
+
+    def __missing__(self, key: Any) -> int:
+        if len(self) >= self.limit:
+            self.clear()
+        value = self[key] = self.fn(key)
+        return value
+
+
+cached_code: Callable[[Any], int] = _Memo(stable_code, 1 << 16).__getitem__
+cached_hash64: Callable[[Any], int] = _Memo(stable_hash64, 1 << 18).__getitem__
 
 
 class _Vocab(dict[Any, int]):

@@ -75,7 +75,7 @@ def segmented_cummax(gid: np.ndarray, t: np.ndarray) -> np.ndarray:
 def prev_same(gid: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Index of the previous row with the same (group, value), or -1."""
     n = gid.shape[0]
-    order = np.lexsort((np.arange(n), values, gid))
+    order = np.lexsort((values, gid))  # stable: ties keep row order
     g, v = gid[order], values[order]
     same = np.zeros(n, dtype=bool)
     same[1:] = (g[1:] == g[:-1]) & (v[1:] == v[:-1])
