@@ -12,5 +12,7 @@ def test_scoring_bench_runs_and_reports() -> None:
     assert fig["records_timed"] == 1024
     assert fig["overall_tx_per_s"] > 0 and fig["p99_batch_ms"] >= fig["p50_batch_ms"] > 0
     assert set(fig["stage_us_per_tx"]) == {"features", "rules", "model", "decision", "explain"}
+    assert set(fig["stage_cpu_us_per_tx"]) == set(fig["stage_us_per_tx"])
+    assert all(v >= 0 for v in fig["stage_cpu_us_per_tx"].values())
     assert fig["detector"].startswith("lightgbm-bench-")
     assert 0 <= fig["alert_rate"] <= 1
