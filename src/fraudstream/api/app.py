@@ -152,9 +152,9 @@ def create_app(
     for module in (payments, score, alerts, cases, feedback, health):
         app.include_router(module.router)
     install_dashboard(app)  # /dashboard and the read-only routes it needs
-    # The ingest hot path, ahead of its (documenting) FastAPI twin; see ingest_endpoint.
+    # The ingest hot path, ahead of its (documenting) FastAPI twin; see IngestEndpoint.
     app.router.routes.insert(
-        0, Route("/api/v1/payments", payments.ingest_endpoint, methods=["POST"])
+        0, Route("/api/v1/payments", payments.IngestEndpoint(), methods=["POST"])
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api.max_body_bytes)
     app.add_middleware(MetricsMiddleware)

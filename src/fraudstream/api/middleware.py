@@ -22,6 +22,9 @@ LATENCY = Histogram(
 )
 
 
+_CHILDREN: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
 class _TooLarge(Exception):
     pass
 
@@ -115,5 +118,12 @@ class MetricsMiddleware:
             name = getattr(route, "path", None) or (
                 scope["path"] if "endpoint" in scope else "unmatched"
             )
-            LATENCY.labels(name).observe(time.perf_counter() - start)
-            REQUESTS.labels(scope["method"], name, str(status[0])).inc()
+            key = (scope["method"], name, status[0])
+            children = _CHILDREN.get(key)
+            if children is None:  # labels() costs a lookup with locks: resolve once per key
+                children = _CHILDREN[key] = (
+                    LATENCY.labels(name),
+                    REQUESTS.labels(scope["method"], name, str(status[0])),
+                )
+            children[0].observe(time.perf_counter() - start)
+            children[1].inc()
