@@ -127,6 +127,8 @@ class ApiSettings(BaseModel):
     api_keys: list[ApiKeySettings] = Field(default_factory=list)
     max_batch_payments: int = Field(1000, ge=1)
     ledger_max_batch: int = Field(512, ge=1)
+    # The payment ledger waits this long for more requests before committing a batch.
+    ledger_coalesce_ms: float = Field(1.0, ge=0.0, le=50.0)
     access_log: bool = False
 
 

@@ -106,7 +106,11 @@ def create_app(
             settings.topics.transactions,
             settings.topics.feedback,
         )
-        ledger = IngestLedger(engine, max_batch=settings.api.ledger_max_batch)
+        ledger = IngestLedger(
+            engine,
+            max_batch=settings.api.ledger_max_batch,
+            coalesce_ms=settings.api.ledger_coalesce_ms,
+        )
         ledger.start()
         the_detector = detector if detector is not None else _load_detector(settings)
         app.state.services = Services(
