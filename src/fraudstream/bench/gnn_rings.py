@@ -11,8 +11,8 @@ last 30 % is scored as a stream, in batches of 256.
 - reported: AUPRC overall, and recall of the ``fraud_ring`` and ``mule_chain``
   transactions among the top 0.5 % of scores (the alert budget).
 
-The GNN stage is timed per batch (p50/p99) and the live graph's memory is
-measured with ``tracemalloc`` after the whole stream.
+The GNN stage is timed per batch (p50/p99, wall and CPU time); the live graph's
+memory per million events is measured separately with ``tracemalloc``.
 """
 
 from __future__ import annotations
@@ -76,15 +76,14 @@ def run(n_events: int = 100_000, seed: int = 7, batch_size: int = 256) -> dict[s
     sig = GraphSignal(model=model, graph=graph)
     gnn = np.zeros(len(df))
     times: list[float] = []
-    tracemalloc.start()
+    cpu: list[float] = []
     for i in range(n_tr, len(df), batch_size):
         b = TransactionBatch(recs[i : i + batch_size])
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         s, _ = sig(b)
+        cpu.append(time.process_time() - c)
         times.append(time.perf_counter() - t)
         gnn[i : i + len(b)] = s
-    mem_now, _ = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
 
     def blend(w: float) -> np.ndarray:
         return (1 - w) * tab + w * gnn
@@ -106,18 +105,19 @@ def run(n_events: int = 100_000, seed: int = 7, batch_size: int = 256) -> dict[s
             "recall_ring_mule_at_0.5pct": recall_at_budget(s[te], graph_hit[te]),
             "recall_all_at_0.5pct": recall_at_budget(s[te], y[te]),
         }
-    arr = np.array(times) * 1000
-    out["gnn_stage_ms_per_batch"] = {
-        "batch_size": batch_size,
-        "p50": float(np.percentile(arr, 50)),
-        "p99": float(np.percentile(arr, 99)),
-        "tx_per_s": float(batch_size / (arr.mean() / 1000)),
-    }
+    # CPU time is what one core spends; wall time also counts waiting on a shared machine.
+    for label, vals in (("wall", times), ("cpu", cpu)):
+        arr = np.array(vals) * 1000
+        out[f"gnn_stage_{label}_ms_per_batch"] = {
+            "batch_size": batch_size,
+            "p50": float(np.percentile(arr, 50)),
+            "p99": float(np.percentile(arr, 99)),
+            "tx_per_s": float(batch_size / (arr.mean() / 1000)),
+        }
     out["live_graph"] = {
         "nodes": graph.num_nodes,
         "adjacency_entries": graph.num_edges,
         "events": graph.events,
-        "traced_bytes_growth_during_stream": mem_now,
     }
     logger.info("gnn rings: %s", out)
     return out

@@ -91,7 +91,12 @@ def fit_predict_gbm(
 
 
 def cross_fit_gbm(
-    x: np.ndarray, y: np.ndarray, train_idx: np.ndarray, seed: int, folds: int = 5
+    x: np.ndarray,
+    y: np.ndarray,
+    train_idx: np.ndarray,
+    seed: int,
+    folds: int = 5,
+    n_estimators: int = 200,
 ) -> np.ndarray:
     """Out-of-fold GBM fraud probabilities for every node.
 
@@ -108,7 +113,7 @@ def cross_fit_gbm(
     for k, (fit_pos, hold_pos) in enumerate(skf.split(train_idx, y[train_idx])):
         fit, hold = train_idx[fit_pos], train_idx[hold_pos]
         p_hold, p_rest = fit_predict_gbm(
-            x[fit], y[fit], [x[hold], x[rest]], seed + k, n_estimators=200
+            x[fit], y[fit], [x[hold], x[rest]], seed + k, n_estimators=n_estimators
         )
         out[hold] = p_hold
         out[rest] += p_rest / folds

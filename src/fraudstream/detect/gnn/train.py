@@ -68,11 +68,16 @@ def train_epoch(
     train_idx: Tensor,
     optimizer: torch.optim.Optimizer,
     pos_weight: Tensor,
+    offset: Tensor | None = None,
 ) -> float:
-    """One optimisation step over the training nodes; returns the loss."""
+    """One optimisation step over the training nodes; returns the loss.
+
+    ``offset`` (float [N]) is a fixed logit added to the model's (residual training).
+    """
     model.train()
     optimizer.zero_grad()
-    logits = model(x, edge_index)[train_idx]
+    out = model(x, edge_index)
+    logits = (out if offset is None else out + offset)[train_idx]
     loss = F.binary_cross_entropy_with_logits(logits, y[train_idx].float(), pos_weight=pos_weight)
     loss.backward()
     optimizer.step()
@@ -80,10 +85,13 @@ def train_epoch(
 
 
 @torch.no_grad()
-def evaluate(model: FraudNodeClassifier, x: Tensor, edge_index: Tensor) -> np.ndarray:
+def evaluate(
+    model: FraudNodeClassifier, x: Tensor, edge_index: Tensor, offset: Tensor | None = None
+) -> np.ndarray:
     """Fraud probabilities float64 [N] for every node (eval mode, no gradients)."""
     model.eval()
-    return torch.sigmoid(model(x, edge_index)).double().numpy()
+    out = model(x, edge_index)
+    return torch.sigmoid(out if offset is None else out + offset).double().numpy()
 
 
 def fit_node_classifier(
@@ -93,8 +101,13 @@ def fit_node_classifier(
     train_idx: np.ndarray,
     val_idx: np.ndarray,
     config: TrainConfig | None = None,
+    offset: np.ndarray | None = None,
 ) -> tuple[FraudNodeClassifier, np.ndarray]:
     """Train with early stopping on validation AUPRC.
+
+    With ``offset`` (float [N] logits of another model) the GNN learns a residual:
+    its output layer starts at zero, so training starts from the offset's ranking
+    and keeps only the neighbourhood corrections that help validation AUPRC.
 
     Args:
         x: float32 [N, F] node features, already normalised.
@@ -102,6 +115,7 @@ def fit_node_classifier(
         y: int [N] labels (only ``train_idx`` and ``val_idx`` are read).
         train_idx, val_idx: node indices.
         config: training knobs.
+        offset: optional fixed per-node logits added to the model's.
 
     Returns:
         The best model (by validation AUPRC) and its probabilities for every node.
@@ -111,6 +125,11 @@ def fit_node_classifier(
     model = FraudNodeClassifier(
         x.shape[1], cfg.hidden_channels, num_layers=cfg.num_layers, dropout=cfg.dropout
     )
+    off = None
+    if offset is not None:
+        off = torch.from_numpy(np.asarray(offset, dtype=np.float32))
+        torch.nn.init.zeros_(model.head2.weight)
+        torch.nn.init.zeros_(model.head2.bias)
     xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
     ei = to_adjacency(edge_index, x.shape[0])
     yt = torch.from_numpy(np.asarray(y, dtype=np.int64))
@@ -121,14 +140,15 @@ def fit_node_classifier(
     pos_weight = torch.tensor(((len(tr) - n_pos) / n_pos) ** 0.5)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     y_val = np.asarray(y)[val_idx]
-    best_ap, best_state, best_epoch = -1.0, copy.deepcopy(model.state_dict()), 0
+    best_ap = float(average_precision_score(y_val, evaluate(model, xt, ei, off)[val_idx]))
+    best_state, best_epoch = copy.deepcopy(model.state_dict()), -1
     for epoch in range(cfg.max_epochs):
-        train_epoch(model, xt, ei, yt, tr, optimizer, pos_weight)
-        ap = float(average_precision_score(y_val, evaluate(model, xt, ei)[val_idx]))
+        train_epoch(model, xt, ei, yt, tr, optimizer, pos_weight, off)
+        ap = float(average_precision_score(y_val, evaluate(model, xt, ei, off)[val_idx]))
         if ap > best_ap:
             best_ap, best_state, best_epoch = ap, copy.deepcopy(model.state_dict()), epoch
         elif epoch - best_epoch >= cfg.patience:
             break
     model.load_state_dict(best_state)
     logger.info("node classifier: best val AUPRC %.4f at epoch %d", best_ap, best_epoch)
-    return model, evaluate(model, xt, ei)
+    return model, evaluate(model, xt, ei, off)
