@@ -144,8 +144,11 @@ class GradientBoostingModel:
         x = as_matrix(x, self._names)
         if x.shape[0] == 0:
             return np.zeros((0, len(self._names)))
-        d = xgb.DMatrix(x, missing=np.nan, feature_names=list(self._names))
-        contrib = booster.predict(d, pred_contribs=True, approx_contribs=True)
+        # as_matrix checked the columns; naming them again costs ~20 % of a small call.
+        d = xgb.DMatrix(x, missing=np.nan)
+        contrib = booster.predict(
+            d, pred_contribs=True, approx_contribs=True, validate_features=False
+        )
         return np.asarray(contrib, dtype=np.float64)[:, :-1]
 
     def explain(self, x: np.ndarray, top_k: int = 3) -> list[list[str]]:
