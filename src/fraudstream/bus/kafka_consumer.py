@@ -162,6 +162,14 @@ class KafkaConsumer:
         # Closed only afterwards: close() runs on_revoke, which may still commit.
         try:
             self._call(self._c.close, "close")
+        except BusError as exc:
+            # A commit from on_revoke can find that the group already evicted us
+            # (a slow member on a loaded machine). The partitions were lost, not
+            # revoked: their next owner resumes from the last committed offsets,
+            # so there is nothing left to do but say so.
+            if not _membership_lost(exc):
+                raise
+            logger.warning("consumer closed after losing its group membership: %s", exc)
         finally:
             self._closed = True
 
@@ -172,3 +180,17 @@ class KafkaConsumer:
             fn()
         except KafkaException as exc:
             raise map_kafka_error(exc, what) from exc
+
+
+_MEMBERSHIP_LOST = (
+    "UNKNOWN_MEMBER_ID",
+    "ILLEGAL_GENERATION",
+    "REBALANCE_IN_PROGRESS",
+    "FENCED_INSTANCE_ID",
+)
+
+
+def _membership_lost(exc: BaseException) -> bool:
+    """True when ``exc`` (or its cause) says this member no longer owns its partitions."""
+    text = f"{exc} {exc.__cause__ or ''}"
+    return any(code in text for code in _MEMBERSHIP_LOST)
