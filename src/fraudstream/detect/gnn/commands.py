@@ -25,7 +25,7 @@ def benchmark(
         str, typer.Option(help="Comma-separated methods (default: all baselines and the GNN).")
     ] = "",
     out: Annotated[Path, typer.Option(help="Folder for the JSON and Markdown results.")] = Path(
-        "bench-results/gnn"
+        "reports/gnn"
     ),
     threads: Annotated[int, typer.Option(help="CPU threads for torch.")] = 1,
 ) -> None:
@@ -62,9 +62,7 @@ def rings(
     memory_events: Annotated[
         int, typer.Option(help="Events for the live-graph memory figure (0: skip).")
     ] = 0,
-    out: Annotated[Path, typer.Option(help="JSON result file.")] = Path(
-        "bench-results/gnn/rings.json"
-    ),
+    out: Annotated[Path, typer.Option(help="JSON result file.")] = Path("reports/gnn/rings.json"),
 ) -> None:
     """Ring/mule recall at a 0.5% alert budget: tabular vs tabular + GNN signal."""
     import json
