@@ -81,6 +81,14 @@ DEFAULT_GBM_PARAMS: dict[str, Any] = {
     "max_depth": 6,
     "learning_rate": 0.1,
 }
+#: For training windows wider than a week (4x the rows): chosen on the same validation
+#: folds with a 28-day window (validation AUC 0.8902 / AP 0.7308 / CP@100 0.2918 vs
+#: 0.8874 / 0.7247 / 0.2896 for DEFAULT_GBM_PARAMS).
+WIDE_WINDOW_GBM_PARAMS: dict[str, Any] = {
+    "n_estimators": 150,
+    "max_depth": 6,
+    "learning_rate": 0.05,
+}
 
 
 def fold_metrics(test: pd.DataFrame, scores: np.ndarray) -> dict[str, float]:
