@@ -35,4 +35,12 @@ if [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then
   exit 1
 fi
 
+# The GNN tier (PyTorch + PyTorch Geometric) is an optional extra for `make run`
+# but part of the test suite: PyPI's Linux torch wheel brings the CUDA runtime
+# (several GB; pip's cache makes the second install fast).
+if ! "$venv/bin/python" -c "import torch, torch_geometric" >/dev/null 2>&1; then
+  echo "installing the gnn extra (torch, torch_geometric)"
+  "$venv/bin/python" -m pip install -q -e ".[dev,gnn]"
+fi
+
 "$venv/bin/fraudstream" kafka fetch
