@@ -33,7 +33,7 @@ from fraudstream.datasets.windows import EntityIndex
 log = logging.getLogger(__name__)
 
 FILENAME = "handbook_simulated-data-raw_all-days.csv.gz"
-FEATURE_VERSION = "hb-2"
+FEATURE_VERSION = "hb-3"
 DAY = 86_400.0
 DEFAULT_DELAY_DAYS = 7
 
