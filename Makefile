@@ -16,9 +16,13 @@ $(STAMP): pyproject.toml scripts/bootstrap-python.sh
 	PYTHON=$(PYTHON) scripts/bootstrap-python.sh $(VENV)
 	touch $(STAMP)
 
-## run: the whole pipeline on the embedded defaults (in-process bus, SQLite)
-run: $(STAMP)
+## run: the whole pipeline on the embedded defaults (in-process bus, SQLite).
+## The first run trains a model on the simulator's traffic and promotes it.
+run: $(STAMP) var/models/CHAMPION
 	$(BIN)/fraudstream run --duration $(DURATION) --rate $(RATE)
+
+var/models/CHAMPION: | $(STAMP)
+	$(BIN)/fraudstream train --dataset synthetic --promote
 
 ## test: every tier; installs the Kafka jars and PostgreSQL first
 test: $(STAMP) test-deps

@@ -96,7 +96,7 @@ class PipelineSettings(BaseModel):
     commit_interval_ms: int = Field(100, ge=1)
     worker_id: str = "worker-0"
     # Scorer by registry key: "amount-rule" is the placeholder (seed rule + card velocity).
-    detector: str = "amount-rule"
+    detector: str = "ensemble"  # "amount-rule": the seed tutorial's placeholder
     codec: Literal["avro", "json"] = "avro"
     poll_timeout_ms: int = Field(20, ge=0)
     metrics_port: int | None = Field(None, ge=1, le=65535)

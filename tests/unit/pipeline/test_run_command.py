@@ -20,10 +20,13 @@ def test_run_scores_everything_generated_and_stores_it(
     monkeypatch.setenv("FRAUDSTREAM_DATABASE__URL", f"sqlite:///{db}")
     monkeypatch.setenv("FRAUDSTREAM_GENERATOR__N_CUSTOMERS", "2000")
     monkeypatch.setenv("FRAUDSTREAM_GENERATOR__N_MERCHANTS", "200")
+    monkeypatch.setenv("FRAUDSTREAM_MODEL_DIR", str(tmp_path / "models"))  # no champion
     result = CliRunner().invoke(app, ["run", "--duration", "3", "--rate", "400"])
     assert result.exit_code == 0, result.output
     out = " ".join(result.output.split())
-    assert "PLACEHOLDER scorer" in out
+    # The default scorer is the ensemble detector; with no promoted model it runs
+    # on features + rules and says so.
+    assert "PLACEHOLDER" not in out and "rules-only|default@" in out
     m = re.search(r"generated ([\d,]+), scored ([\d,]+) exactly once", out)
     assert m is not None, out
     generated, scored = (int(x.replace(",", "")) for x in m.groups())
