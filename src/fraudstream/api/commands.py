@@ -23,8 +23,12 @@ def api_command(
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # httptools with header and body in one send() (see fraudstream.api.server).
+    from fraudstream.api.server import CoalescingHttpToolsProtocol
+
     uvicorn.run(
         create_app(settings),
+        http=CoalescingHttpToolsProtocol,
         host=host or settings.api.host,
         port=port or settings.api.port,
         access_log=settings.api.access_log,

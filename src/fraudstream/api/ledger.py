@@ -125,10 +125,15 @@ class IngestLedger:
                 logger.exception("ledger: unexpected failure")
                 for e in entries:
                     e.error = StoreError(f"ledger failure: {type(exc).__name__}")
+            # One wake-up per event loop for the whole batch, not one per request: each
+            # call_soon_threadsafe writes to the loop's self-pipe (a syscall and a loop turn).
+            by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
             for loop, es in groups:
                 fut = es[0].future
                 if fut is not None:
-                    loop.call_soon_threadsafe(_resolve, fut)
+                    by_loop.setdefault(loop, []).append(fut)
+            for loop, futs in by_loop.items():
+                loop.call_soon_threadsafe(_resolve, futs)
 
     def write(self, entries: list[Entry]) -> None:
         """Record ``entries`` in one transaction (the writer thread calls this)."""
@@ -185,6 +190,7 @@ class IngestLedger:
             conn.execute(delete(_PAYMENTS).where(_PAYMENTS.c.payment_id.in_(payment_ids)))
 
 
-def _resolve(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
+def _resolve(futs: list[asyncio.Future[None]]) -> None:
+    for fut in futs:
+        if not fut.done():
+            fut.set_result(None)

@@ -98,22 +98,38 @@ async def create_payment(
     Answers 202 with the payment id. (Requests are served by :class:`IngestEndpoint`,
     mounted ahead of this route; this declaration documents the contract in OpenAPI.)
     """
-    return await _accept(request.app.state.services, user, idempotency_key, await request.body())
+    body = await _accept(request.app.state.services, user, idempotency_key, await request.body())
+    return Response(body, status_code=202, media_type="application/json")
 
 
 _IDEMPOTENCY_KEY = re.compile(r"^[!-~]{1,128}$")
 
 
-class IngestEndpoint:
-    """``POST /api/v1/payments`` as a bare ASGI app: the ingest hot path.
+async def ingest_json(
+    services: Services, api_key: str | None, idem: str | None, raw: bytes
+) -> bytes:
+    """The ingest hot path: authenticate, check the ``Idempotency-Key``, accept ``raw``.
 
-    FastAPI's per-request dependency solving costs more CPU than the rest of the
-    request together, and Starlette's request/response wrappers are measurable
-    too, so the hot path does the same checks by hand: 401/403 from the key ring,
-    422 for a malformed ``Idempotency-Key``, the body parsed straight from bytes
-    into ``PaymentCreate`` (one pass, no intermediate dict). Errors are raised as
-    usual and answered by the app's one exception handler.
+    Returns the JSON of the 202 answer; raises domain errors (401/403/409/503) and
+    ``RequestValidationError`` (422) for the app's handlers. FastAPI's per-request
+    dependency solving costs more CPU than the rest of the request together, so the
+    hot path does the same checks by hand: 401/403 from the key ring, 422 for a
+    malformed ``Idempotency-Key``, the body parsed straight from bytes into
+    ``PaymentCreate`` (one pass, no intermediate dict). ``IngestApp`` (``api/fastpath.py``)
+    calls it ahead of the middleware stack; :class:`IngestEndpoint` behind it.
     """
+    user = services.keyring.authenticate(api_key)
+    user.require("ingest")
+    if idem is not None and not _IDEMPOTENCY_KEY.match(idem):
+        raise ValidationError(
+            "must be 1 to 128 printable ASCII characters", field="Idempotency-Key"
+        )
+    return await _accept(services, user, idem, raw)
+
+
+class IngestEndpoint:
+    """``POST /api/v1/payments`` as a bare ASGI app (the route behind the middleware stack,
+    used when the app is mounted under a root path; see :func:`ingest_json`)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         api_key = idem = None
@@ -122,13 +138,6 @@ class IngestEndpoint:
                 api_key = value.decode("latin-1")
             elif name == b"idempotency-key":
                 idem = value.decode("latin-1")
-        services: Services = scope["app"].state.services
-        user = services.keyring.authenticate(api_key)
-        user.require("ingest")
-        if idem is not None and not _IDEMPOTENCY_KEY.match(idem):
-            raise ValidationError(
-                "must be 1 to 128 printable ASCII characters", field="Idempotency-Key"
-            )
         chunks = []
         while True:
             message = await receive()
@@ -137,11 +146,13 @@ class IngestEndpoint:
             chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
                 break
-        response = await _accept(services, user, idem, b"".join(chunks))
+        services: Services = scope["app"].state.services
+        body = await ingest_json(services, api_key, idem, b"".join(chunks))
+        response = Response(body, status_code=202, media_type="application/json")
         await response(scope, receive, send)
 
 
-async def _accept(services: Services, user: Principal, key: str | None, raw: bytes) -> Response:
+async def _accept(services: Services, user: Principal, key: str | None, raw: bytes) -> bytes:
     try:
         payment = PaymentCreate.model_validate_json(raw)
     except PydanticValidationError as exc:
@@ -156,7 +167,7 @@ async def _accept(services: Services, user: Principal, key: str | None, raw: byt
         "replayed": not entry.created,
         "error": None,
     }
-    return Response(orjson.dumps(body), status_code=202, media_type="application/json")
+    return orjson.dumps(body)
 
 
 @router.post(
