@@ -84,7 +84,7 @@ def prepare(
     event_ms = int(event_time.timestamp() * 1000)
     if p.event_time is not None:
         _check_event_time(event_ms, int(now.timestamp() * 1000))
-    ip = str(p.ip_address) if p.ip_address is not None else None
+    ip = p.ip_address  # canonical text (validated by the request model)
     # Every other field was validated by the request model (same rules as validate_transaction).
     record: dict[str, Any] = {
         "transaction_id": payment_id,
