@@ -9,6 +9,7 @@ log line or an error body.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from ipaddress import ip_address
@@ -52,10 +53,18 @@ Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterValidat
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$"), AfterValidator(_country)]
 
 
+_IPV4_CANONICAL = re.compile(
+    r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+)
+
+
 def _ip(v: str) -> str:
-    # One parse (IPv4 first, as most traffic is) and back to the canonical text that is
-    # stored and published; an IPv4Address | IPv6Address union parsed every IPv4 as IPv6
-    # first, a measurable share of the ingest path's CPU.
+    # A canonical dotted quad is already what ipaddress would give back: one regex match
+    # instead of a parse. Anything else is parsed once and returned in canonical text
+    # (what is stored and published). An IPv4Address | IPv6Address union parsed every
+    # IPv4 as IPv6 first, a measurable share of the ingest path's CPU.
+    if _IPV4_CANONICAL.fullmatch(v):
+        return v
     try:
         return str(ip_address(v))
     except ValueError:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import itertools
 
+import pytest
 from prometheus_client import REGISTRY
 
+from fraudstream.api.schemas import _ip
 from fraudstream.api.server import CoalescingTransport
 from tests.unit.api.conftest import Api, headers, payment
 
@@ -80,3 +84,17 @@ def test_coalescing_transport_merges_header_and_body_and_never_holds_longer() ->
         assert sink.writes[-1] == b"plain"
     finally:
         loop.close()
+
+
+def test_ip_validation_matches_the_standard_library() -> None:
+    parts = ["0", "00", "01", "9", "10", "99", "199", "249", "250", "255", "256", "\u0663"]
+    cases = [".".join(p) for p in itertools.product(parts, repeat=4)]
+    cases += ["::1", "2001:DB8::1", "::ffff:1.2.3.4", "1.2.3", "1.2.3.4 ", "1.2.3.4\n", "x"]
+    for case in cases:
+        try:
+            expected = str(ipaddress.ip_address(case))
+        except ValueError:
+            with pytest.raises(ValueError, match="not a valid IPv4 or IPv6"):
+                _ip(case)
+        else:
+            assert _ip(case) == expected, case
