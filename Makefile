@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DURATION ?= 20
-RATE ?= 2000
+RATE ?= 1000
 PYTEST_ARGS ?=
 
 .PHONY: run test check lint typecheck unit integration e2e test-deps clean
