@@ -8,7 +8,6 @@ record and the row carry only its keyed hash and last four digits.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import os
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from typing import Any
 import orjson
 
 from fraudstream.api.schemas import PaymentCreate
-from fraudstream.api.security import card_hash
+from fraudstream.api.security import card_hash, keyed_sha256
 from fraudstream.bus.base import Producer
 from fraudstream.errors import BusError, ValidationError
 from fraudstream.events.registry import SchemaRegistry, subject_for
@@ -65,7 +64,7 @@ def request_hash(card_key: bytes, p: PaymentCreate, raw_body: bytes | None = Non
         if p.card_number is not None:
             body["card_number"] = p.card_number.get_secret_value()
         raw_body = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
-    return hmac.digest(card_key, raw_body, "sha256").hex()
+    return keyed_sha256(card_key).hexdigest(raw_body)
 
 
 def prepare(

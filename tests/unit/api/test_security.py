@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hmac
+import os
+
 import pytest
 from pydantic import SecretStr
 
-from fraudstream.api.security import KeyRing, Principal, card_hash, luhn_ok
+from fraudstream.api.security import KeyedSha256, KeyRing, Principal, card_hash, luhn_ok
 from fraudstream.bench.ingest import parse_wrk
 from fraudstream.errors import AuthError, ForbiddenError
 from fraudstream.settings import ApiKeySettings
@@ -69,3 +72,11 @@ Requests/sec:   1221.85
         297.45,
     )
     assert got["non_2xx"] == 7 and got["socket_errors"] == 3
+
+
+def test_keyed_sha256_is_hmac_sha256_for_short_long_and_empty_keys() -> None:
+    for key in (b"", b"k", b"x" * 64, b"y" * 65, os.urandom(200)):
+        keyed = KeyedSha256(key)
+        for data in (b"", b"4242424242424242", os.urandom(5000)):
+            assert keyed.hexdigest(data) == hmac.digest(key, data, "sha256").hex()
+        assert keyed.hexdigest(b"a") != keyed.hexdigest(b"b")
