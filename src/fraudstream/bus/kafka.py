@@ -24,7 +24,7 @@ from fraudstream.bus.kafka_consumer import KafkaConsumer
 from fraudstream.bus.kafka_errors import map_kafka_error
 from fraudstream.bus.kafka_probe import quiet_config
 from fraudstream.bus.partitioner import KAFKA_PARTITIONER
-from fraudstream.errors import BusError
+from fraudstream.errors import BusError, FatalBusError
 from fraudstream.settings import KafkaSettings
 
 if TYPE_CHECKING:
@@ -123,6 +123,10 @@ class KafkaBus:
         conf = self._producer_config()
         conf["transactional.id"] = transactional_id
         conf["transaction.timeout.ms"] = self.settings.transaction_timeout_ms
+        # The coordinator answers CONCURRENT_TRANSACTIONS to the next transaction's
+        # AddPartitions/AddOffsets while it still writes the previous commit's markers
+        # (a few ms); librdkafka's default 100 ms retry backoff then stalls the loop.
+        conf["retry.backoff.ms"] = 5
         return KafkaTransactionalProducer(conf, timeout_s=self.timeout_s)
 
     def _producer_config(self) -> dict[str, Any]:
@@ -174,8 +178,25 @@ class KafkaProducer:
     """
 
     def __init__(self, conf: dict[str, Any]) -> None:
-        self._p = _RdProducer(conf)
+        self._fatal_error: KafkaError | None = None
+        self._p = _RdProducer({**conf, "error_cb": self._on_error})
         self._failures: list[KafkaError] = []
+
+    def _on_error(self, err: KafkaError) -> None:
+        if err.fatal():
+            self._fatal_error = err
+        logger.debug("librdkafka: %s", err)
+
+    def _produce_error(self, exc: KafkaException, topic: str) -> BusError:
+        """A produce refused with a bare ``_FATAL`` carries the real cause elsewhere
+        (fenced, say): fetch it from the error callback so the loop acts on it."""
+        err = exc.args[0] if exc.args else None
+        if isinstance(err, KafkaError) and err.code() == KafkaError._FATAL:
+            self._p.poll(0)  # serves the error callback with the fatal error
+            cause = self._fatal_error
+            what = f"produce to {topic}"
+            return map_kafka_error(cause, what) if cause else FatalBusError(f"{what}: {err}")
+        return map_kafka_error(exc, f"produce to {topic}")
 
     def _on_delivery(self, err: KafkaError | None, _msg: object) -> None:
         if err is not None:
@@ -205,7 +226,7 @@ class KafkaProducer:
             except BufferError:
                 self._p.poll(0.05)  # local queue full: serve delivery reports, retry
             except KafkaException as exc:
-                raise map_kafka_error(exc, f"produce to {topic}") from exc
+                raise self._produce_error(exc, topic) from exc
         self._p.poll(0)
 
     def flush(self, timeout_s: float = 30.0) -> int:
@@ -263,7 +284,7 @@ class KafkaTransactionalProducer(KafkaProducer):
                 except BufferError:
                     self._p.poll(0.05)  # local queue full: let librdkafka send, retry
                 except KafkaException as exc:
-                    raise map_kafka_error(exc, f"produce to {topic}") from exc
+                    raise self._produce_error(exc, topic) from exc
         self._p.poll(0)
 
     def begin(self) -> None:

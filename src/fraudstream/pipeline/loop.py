@@ -129,6 +129,8 @@ class ScoringWorker:
         self._txn_started = 0.0
         self._txn_records = 0
         self._txn_first_ts: list[np.ndarray] = []
+        self._txn_fetch_ms = 0.0  # worst (poll return - input create time) in the transaction
+        self._cycle_start = time.monotonic()  # end of the previous commit (or abort)
         self._fatal: str | None = None
         self._last_data = time.monotonic()
         self._restore_consumer: Consumer | None = None
@@ -152,12 +154,12 @@ class ScoringWorker:
             on_revoke=self._on_revoke,
             on_lost=self._on_lost,
         )
-        self._last_data = time.monotonic()
+        self._last_data = self._cycle_start = time.monotonic()
         lag_stop = threading.Event()
         threading.Thread(target=self._lag_loop, args=(lag_stop,), daemon=True).start()
         try:
             while not stop.is_set() and self._fatal is None:
-                msgs = self.consumer.poll_batch(self.cfg.max_batch_records, self.cfg.poll_timeout_s)
+                msgs = self.consumer.poll_batch(self._want(), self._poll_timeout())
                 if self._fatal is not None:
                     break
                 now = time.monotonic()
@@ -165,8 +167,7 @@ class ScoringWorker:
                     self._last_data = now
                     self._process(msgs)
                 if self._txn_open and (
-                    self._txn_records >= self.cfg.max_batch_records
-                    or (now - self._txn_started) * 1000 >= self.cfg.commit_interval_ms
+                    self._txn_records >= self.cfg.max_batch_records or self._due() <= 0
                 ):
                     self._commit()
                     if on_commit is not None:
@@ -193,6 +194,26 @@ class ScoringWorker:
             lag_stop.set()
             self._close()
         return self.stats
+
+    # A Kafka ``consume`` waits its whole timeout unless it fills the batch. So with no
+    # transaction open the loop asks for ONE record (the poll returns the moment one
+    # arrives, not a poll timeout later), and with one open it asks for what still fits
+    # and waits no longer than the commit is due: a record never idles in a poll.
+    def _want(self) -> int:
+        """Records still fitting the open transaction (1 to open one)."""
+        if not self._txn_open:
+            return 1
+        return max(1, self.cfg.max_batch_records - self._txn_records)
+
+    def _poll_timeout(self) -> float:
+        if not self._txn_open:
+            return self.cfg.poll_timeout_s
+        return max(0.0, min(self.cfg.poll_timeout_s, self._due()))
+
+    def _due(self) -> float:
+        """Seconds until the open transaction is due: ``commit_interval_ms`` after the
+        previous commit (the cadence under load) and at once after a quiet spell."""
+        return self._cycle_start + self.cfg.commit_interval_ms / 1000 - time.monotonic()
 
     def _process(self, msgs: list[Message]) -> None:
         if not self._txn_open:
@@ -224,7 +245,9 @@ class ScoringWorker:
         for msg in msgs:
             self._offsets[msg.tp] = msg.offset + 1
         self._txn_records += len(msgs)
-        self._txn_first_ts.append(np.fromiter((x.timestamp_ms for x in msgs), np.int64, len(msgs)))
+        ts = np.fromiter((x.timestamp_ms for x in msgs), np.int64, len(msgs))
+        self._txn_first_ts.append(ts)
+        self._txn_fetch_ms = max(self._txn_fetch_ms, read_ms - float(ts.min()))
         self._count(msgs, result.scored, result.alerts, result.dead)
 
     def _count(self, msgs: list[Message], scored: dict[str, int], alerts: dict[str, int],
@@ -249,6 +272,7 @@ class ScoringWorker:
     def _commit(self) -> None:
         """Changelog + offsets + commit; abort and rewind if the transaction is doomed."""
         t0 = time.perf_counter()
+        t_offsets = t_commit = t0
         try:
             for tp, store in self.stores.items():
                 if store.dirty:
@@ -257,8 +281,10 @@ class ScoringWorker:
                         self.producer.produce(
                             topic, value, key.encode("utf-8"), partition=tp.partition
                         )
+            t_offsets = time.perf_counter()
             if self._offsets:
                 self._call(self.producer.send_offsets, dict(self._offsets), self.consumer)
+            t_commit = time.perf_counter()
             self._call(self.producer.commit)
         except AbortableTransactionError as exc:
             self._abort_and_rewind(f"commit: {exc}")
@@ -270,6 +296,15 @@ class ScoringWorker:
             store.commit()
         if self._txn_first_ts:
             lat = (done - np.concatenate(self._txn_first_ts)) / 1000.0
+            if logger.isEnabledFor(logging.DEBUG):  # stage trace (``bench pipeline --trace``)
+                t1 = time.perf_counter()
+                logger.debug(
+                    "commit-trace records=%d open_ms=%.1f fetch_ms=%.1f changelog_ms=%.1f "
+                    "offsets_ms=%.1f commit_ms=%.1f done_max_ms=%.1f done_p50_ms=%.1f",
+                    lat.size, (time.monotonic() - self._txn_started) * 1000, self._txn_fetch_ms,
+                    (t_offsets - t0) * 1000, (t_commit - t_offsets) * 1000, (t1 - t_commit) * 1000,
+                    lat.max() * 1000, float(np.median(lat)) * 1000,
+                )  # fmt: skip
             hist = m.END_TO_END_SECONDS.labels(self._w)
             for x in lat[:: max(1, len(lat) // 200)]:  # a sample keeps the hot path cheap
                 hist.observe(float(x))
@@ -306,6 +341,8 @@ class ScoringWorker:
         self._txn_open = False
         self._txn_records = 0
         self._txn_first_ts = []
+        self._txn_fetch_ms = 0.0
+        self._cycle_start = time.monotonic()
 
     def _abort_and_rewind(self, cause: str) -> None:
         """Abort the open transaction, undo state, seek every partition to its committed offset."""
