@@ -22,6 +22,7 @@ from schemathesis import GenerationMode
 from schemathesis.config import SchemathesisConfig
 
 from fraudstream.api.app import create_app
+from fraudstream.api.server import CoalescingHttpToolsProtocol
 from fraudstream.bench.ingest import free_port
 from fraudstream.bus.memory import MemoryBus
 from fraudstream.settings import Settings
@@ -42,7 +43,11 @@ def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         make_settings(tmp, max_body_bytes=20_000), bus=MemoryBus(), detector=AmountDetector()
     )
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning", access_log=False))
+    # The protocol `fraudstream api` serves with (header and body in one send()).
+    config = uvicorn.Config(
+        app, port=port, log_level="warning", access_log=False, http=CoalescingHttpToolsProtocol
+    )
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
