@@ -47,7 +47,11 @@ def _settings(bootstrap: str, topics: TopicSettings, group: str) -> Settings:
         transaction_timeout_ms=10_000,
     )  # fmt: skip
     s = Settings(bus="kafka", topics=topics, kafka=kafka)
-    s.pipeline = s.pipeline.model_copy(update={"group_id": group, "max_batch_records": 200})
+    # The seed's amount rule + card velocity: the tests compare the scored velocity
+    # feature with a crash-free replay of exactly this detector.
+    s.pipeline = s.pipeline.model_copy(
+        update={"group_id": group, "max_batch_records": 200, "detector": "amount-rule"}
+    )
     return s
 
 
