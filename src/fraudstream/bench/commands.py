@@ -125,7 +125,10 @@ def scoring(
     train_records: Annotated[int, typer.Option(help="Transactions the model trains on.")] = 100_000,
     batch_size: Annotated[int, typer.Option(help="Transactions per detector call.")] = 512,
     model: Annotated[
-        str, typer.Option(help="'ensemble' (MODELS' calibrated XGBoost) or 'lightgbm'.")
+        str,
+        typer.Option(
+            help="'ensemble' (the served recipe), 'gbm300' (old bench model) or 'lightgbm'."
+        ),
     ] = "ensemble",
     seed: Annotated[int, typer.Option(help="Generator and model seed.")] = 7,
     core: Annotated[int, typer.Option(help="CPU core to pin to (-1: no pinning).")] = 0,
