@@ -192,7 +192,14 @@ class KafkaProducer:
         (fenced, say): fetch it from the error callback so the loop acts on it."""
         err = exc.args[0] if exc.args else None
         if isinstance(err, KafkaError) and err.code() == KafkaError._FATAL:
-            self._p.poll(0)  # serves the error callback with the fatal error
+            try:
+                self._p.poll(0)  # serves the error callback with the fatal error
+            except KafkaException as polled:
+                # Some librdkafka builds raise the fatal error from poll() instead
+                # of (or besides) handing it to the error callback.
+                first = polled.args[0] if polled.args else None
+                if isinstance(first, KafkaError) and first.fatal():
+                    self._fatal_error = self._fatal_error or first
             cause = self._fatal_error
             what = f"produce to {topic}"
             return map_kafka_error(cause, what) if cause else FatalBusError(f"{what}: {err}")

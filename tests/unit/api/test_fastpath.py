@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import ipaddress
 import itertools
 
@@ -65,6 +66,13 @@ class _Sink:
 
 
 def test_coalescing_transport_merges_header_and_body_and_never_holds_longer() -> None:
+    # A thread of its own: another test may have left an event loop marked as
+    # running in this one, and run_until_complete refuses to nest.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(_check_coalescing_transport).result(timeout=30)
+
+
+def _check_coalescing_transport() -> None:
     loop = asyncio.new_event_loop()
     try:
         sink = _Sink()
