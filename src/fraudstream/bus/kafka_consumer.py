@@ -42,6 +42,8 @@ class KafkaConsumer:
         self.timeout_s = timeout_s
         self._pending_seeks: dict[TopicPartition, int] | None = None
         self._closed = False
+        self._closing = False
+        self._on_revoke: RebalanceCallback | None = None
 
     def group_metadata(self) -> object:
         """The consumer group metadata a transactional producer commits offsets with."""
@@ -72,10 +74,16 @@ class KafkaConsumer:
             consumer.incremental_assign(start)
 
         kwargs: dict[str, Any] = {"on_assign": assigned}
+        # While closing, close() has already revoked everything itself (see there):
+        # librdkafka's own revoke during rd_kafka_consumer_close() is not a place
+        # where a callback may safely commit.
+        self._on_revoke = on_revoke
         if on_revoke is not None:
-            kwargs["on_revoke"] = lambda _c, parts: on_revoke(_ours(parts))
+            kwargs["on_revoke"] = lambda _c, parts: (
+                None if self._closing else on_revoke(_ours(parts))
+            )
         if on_lost is not None:
-            kwargs["on_lost"] = lambda _c, parts: on_lost(_ours(parts))
+            kwargs["on_lost"] = lambda _c, parts: None if self._closing else on_lost(_ours(parts))
         self._call(lambda: self._c.subscribe(list(topics), **kwargs), "subscribe")
 
     def assign(self, partitions: Sequence[TopicPartition]) -> None:
@@ -159,8 +167,14 @@ class KafkaConsumer:
     def close(self) -> None:
         if self._closed:
             return
-        # Closed only afterwards: close() runs on_revoke, which may still commit.
+        # Revoke first, as a full group member: the callback may still commit (a
+        # synchronous commit from inside librdkafka's close-time revoke can abort
+        # the process). Closed only afterwards.
         try:
+            held = self.assignment() if self._on_revoke is not None else []
+            if held and self._on_revoke is not None:
+                self._on_revoke(held)
+            self._closing = True
             self._call(self._c.close, "close")
         except BusError as exc:
             # A commit from on_revoke can find that the group already evicted us
