@@ -32,28 +32,11 @@ import yaml
 from fraudstream.datasets.base import Dataset
 from fraudstream.datasets.windows import EntityIndex
 from fraudstream.errors import ConfigError
+from fraudstream.events.contracts import TRANSACTION, field_names
 
-_AVSC_FIELDS = frozenset(
-    {
-        "transaction_id",
-        "event_time",
-        "card_id",
-        "account_id",
-        "customer_id",
-        "merchant_id",
-        "merchant_category",
-        "merchant_country",
-        "customer_country",
-        "amount",
-        "currency",
-        "channel",
-        "tx_type",
-        "device_id",
-        "ip_address",
-        "counterparty_account_id",
-        "card_last4",
-    }
-)
+# Columns a mapping may fill: the transaction contract's fields, less the ground
+# truth (labels come from the mapping's own label column).
+_AVSC_FIELDS = frozenset(field_names(TRANSACTION)) - {"is_fraud", "fraud_scenario"}
 _SECONDS = {"s": 1.0, "ms": 1e-3, "step": 3600.0}
 _TRUE = {"1", "true", "yes", "y", "t", "fraud"}
 _FALSE = {"0", "false", "no", "n", "f", "legit", "0.0", "1.0"}
