@@ -206,8 +206,16 @@ class LocalKafka:
         """Format the log dir once (KRaft needs a cluster id before the first start)."""
         if (self.data_dir / "kraft" / "meta.properties").exists():
             return
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-        cmd = [*jvm, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)]
+        cluster_id = new_cluster_id()
+        # "--cluster-id=ID" rather than "-t ID": the tool's argument parser reads an id that
+        # starts with "-" (one in 64 of them) as an option and refuses to format.
+        cmd = [
+            *jvm,
+            "kafka.tools.StorageTool",
+            "format",
+            f"--cluster-id={cluster_id}",
+            f"--config={props}",
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
         if proc.returncode != 0:
             raise BusError(
@@ -291,3 +299,14 @@ def _is_kafka(pid: int) -> bool:
         return False
     # An exiting process has already released its command line: still alive.
     return cmdline == b"" or b"kafka.Kafka" in cmdline
+
+
+def new_cluster_id() -> str:
+    """A random KRaft cluster id: 16 random bytes, URL-safe base64 without padding.
+
+    Kafka's own generator never returns an id that starts with "-"; neither does this one.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id

@@ -98,3 +98,15 @@ def test_sticky_assignment_balances_and_moves_little() -> None:
     assert moved == 2  # only what the newcomer needs
     everything = set().union(*second.values())
     assert everything == {TopicPartition("t", p) for p in range(6)}
+
+
+def test_cluster_ids_never_start_with_a_dash_and_decode_to_16_bytes() -> None:
+    import base64
+
+    from fraudstream.bus.local_kafka import new_cluster_id
+
+    ids = {new_cluster_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    for cid in ids:
+        assert not cid.startswith("-")
+        assert len(base64.urlsafe_b64decode(cid + "==")) == 16
