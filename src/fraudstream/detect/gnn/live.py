@@ -6,9 +6,15 @@ Nodes are typed entities (``card``, ``account``, ``customer``, ``merchant``,
 
 - a cap on neighbours per node: the least recently seen neighbour is dropped
   first (a busy merchant keeps its ``max_neighbours`` latest cards, not all);
-- time decay: node activity and flags decay with ``half_life_s``; edges older than
-  ``edge_ttl_s`` are ignored by the sampler and pruned on eviction;
+- time decay: flags decay with ``half_life_s``; edges older than ``edge_ttl_s``
+  are ignored by the sampler and pruned on eviction;
 - eviction of cold nodes: nodes unseen for ``cold_after_s`` are removed.
+
+Storage is array-based: node keys map to dense slots (freed slots are reused);
+per slot, a row of ``max_neighbours`` neighbour slots in recency order with their
+link times (to the second), node statistics and the model's node features, kept
+up to date as events arrive. Updates and sampling are vectorised over the batch
+(:mod:`~fraudstream.detect.gnn.live_ops`).
 
 State is a pure function of the events replayed into it, so after a crash the
 graph is rebuilt by replaying a window of the ``transactions`` topic
@@ -19,13 +25,15 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from fraudstream.detect.gnn.live_ops import merge_rows, sample_khop
 from fraudstream.errors import ValidationError
+from fraudstream.events.batch import TransactionBatch
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +50,10 @@ LINKS = (
 # Model inputs per node. Flags are not among them: they come from analysts' verdicts
 # whose delay differs between history and live traffic; they feed the reasons only.
 NODE_FEATURES = (*(f"is_{t}" for t in NODE_TYPES), "log_tx", "log_amount_mean", "log_degree")
+_LINK_SPEC = tuple((f, t, NODE_TYPES.index(t)) for f, t in LINKS)
+_K0 = len(NODE_TYPES)
+# Link times are kept as int32 seconds since 2020-01-01 (valid 1952-2088).
+_T0_S = 1_577_836_800
 
 
 @dataclass(slots=True)
@@ -55,19 +67,38 @@ class LiveGraphConfig:
     evict_every: int = 50_000
 
 
-class _Node:
-    __slots__ = ("amount_sum", "flag", "flag_ms", "key", "last_ms", "nbrs", "ntype", "tx")
+@dataclass(slots=True)
+class NodeView:
+    """A read-only snapshot of one node (``LiveGraph.nodes[key]``)."""
 
-    def __init__(self, key: str, ntype: int) -> None:
-        self.key = key
-        self.ntype = ntype
-        self.tx = 0
-        self.amount_sum = 0.0
-        self.last_ms = 0
-        self.flag = 0.0
-        self.flag_ms = 0
-        # neighbour key -> last time seen together; insertion order = recency order
-        self.nbrs: dict[str, int] = {}
+    key: str
+    ntype: int
+    tx: int
+    amount_sum: float
+    last_ms: int
+    flag: float
+    flag_ms: int
+    # neighbour key -> last time seen together (ms, to the second); least recent first
+    nbrs: dict[str, int] = field(default_factory=dict)
+
+
+class _NodesView(Mapping[str, NodeView]):
+    """``key -> NodeView`` over the arrays (built on access: for tests and tools)."""
+
+    def __init__(self, graph: LiveGraph) -> None:
+        self._g = graph
+
+    def __getitem__(self, key: str) -> NodeView:
+        return self._g._view(self._g._index[key])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._g._index)
+
+    def __len__(self) -> int:
+        return len(self._g._index)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._g._index
 
 
 class LiveGraph:
@@ -81,124 +112,284 @@ class LiveGraph:
         (['card:c1', 'card:c2'], 3)
     """
 
-    def __init__(self, config: LiveGraphConfig | None = None) -> None:
+
+    def __init__(self, config: LiveGraphConfig | None = None, capacity: int = 1024) -> None:
         self.config = config or LiveGraphConfig()
-        self.nodes: dict[str, _Node] = {}
         self.now_ms = 0
         self.events = 0
         self._decay_per_ms = math.log(2) / (self.config.half_life_s * 1000.0)
+        self._index: dict[str, int] = {}
+        self._keys: list[str | None] = []
+        self._free: list[int] = []
+        c, k = max(capacity, 16), self.config.max_neighbours
+        self.ntype = np.zeros(c, np.int8)
+        self.tx = np.zeros(c, np.int64)
+        self.amount = np.zeros(c, np.float64)
+        self.last = np.zeros(c, np.int64)
+        self.flag_w = np.zeros(c, np.float64)
+        self.flag_ms = np.zeros(c, np.int64)
+        self.deg = np.zeros(c, np.int32)
+        self.nbr = np.full((c, k), -1, np.int32)
+        self.nbr_t = np.zeros((c, k), np.int32)  # link time, epoch seconds
+        self.x = np.zeros((c, len(NODE_FEATURES)), np.float32)
+        self._local = np.full(c, -1, np.int64)  # sampler scratch
 
+    # -- sizes and views ------------------------------------------------------------
     @property
     def num_nodes(self) -> int:
-        return len(self.nodes)
+        return len(self._index)
 
     @property
     def num_edges(self) -> int:
         """Directed adjacency entries (each link is stored on both ends)."""
-        return sum(len(n.nbrs) for n in self.nodes.values())
+        return int(self.deg.sum())
+
+    @property
+    def nodes(self) -> Mapping[str, NodeView]:
+        """``key -> NodeView`` snapshots (slow: tests and tools, not the hot path)."""
+        return _NodesView(self)
+
+    def nbytes(self) -> int:
+        """Bytes held by the arrays (the key index comes on top)."""
+        arrays = (self.ntype, self.tx, self.amount, self.last, self.flag_w, self.flag_ms)
+        more = (self.deg, self.nbr, self.nbr_t, self.x, self._local)
+        return sum(a.nbytes for a in (*arrays, *more))
+
+    def slot(self, key: str) -> int:
+        """Dense index of ``key``, or -1."""
+        return self._index.get(key, -1)
+
+    def keys_of(self, slots: Iterable[int]) -> list[str]:
+        return [self._keys[int(s)] or "" for s in slots]
+
+    def _view(self, s: int) -> NodeView:
+        d = int(self.deg[s])
+        nb = self.keys_of(self.nbr[s, :d])
+        ts = ((self.nbr_t[s, :d].astype(np.int64) + _T0_S) * 1000).tolist()
+        return NodeView(
+            key=self._keys[s] or "",
+            ntype=int(self.ntype[s]),
+            tx=int(self.tx[s]),
+            amount_sum=float(self.amount[s]),
+            last_ms=int(self.last[s]),
+            flag=float(self.flag_w[s]),
+            flag_ms=int(self.flag_ms[s]),
+            nbrs=dict(zip(nb, ts, strict=True)),
+        )
 
     def neighbours(self, key: str) -> list[str]:
-        node = self.nodes.get(key)
-        return list(node.nbrs) if node is not None else []
+        s = self.slot(key)
+        return self.keys_of(self.nbr[s, : self.deg[s]]) if s >= 0 else []
 
-    def _node(self, key: str, ntype: int) -> _Node:
-        node = self.nodes.get(key)
-        if node is None:
-            node = self.nodes[key] = _Node(key, ntype)
-        return node
+    # -- slots -----------------------------------------------------------------------
+    def _grow(self) -> None:
+        old = self.ntype.shape[0]
+        new = old * 2
+        for name in ("ntype", "tx", "amount", "last", "flag_w", "flag_ms", "deg", "x"):
+            a = getattr(self, name)
+            b = np.zeros((new, *a.shape[1:]), a.dtype)
+            b[:old] = a
+            setattr(self, name, b)
+        nbr = np.full((new, self.nbr.shape[1]), -1, np.int32)
+        nbr[:old] = self.nbr
+        self.nbr = nbr
+        nbr_t = np.zeros((new, self.nbr.shape[1]), np.int32)
+        nbr_t[:old] = self.nbr_t
+        self.nbr_t = nbr_t
+        self._local = np.full(new, -1, np.int64)
 
-    def _link(self, a: _Node, b: _Node, t: int) -> None:
-        cap = self.config.max_neighbours
-        for u, v in ((a, b), (b, a)):
-            u.nbrs.pop(v.key, None)
-            u.nbrs[v.key] = t
-            if len(u.nbrs) > cap:
-                del u.nbrs[next(iter(u.nbrs))]
+    def _new_slot(self, key: str, ntype: int) -> int:
+        if self._free:
+            s = self._free.pop()
+            self._keys[s] = key
+        else:
+            s = len(self._keys)
+            if s >= self.ntype.shape[0]:
+                self._grow()
+            self._keys.append(key)
+        self._index[key] = s
+        self.ntype[s] = ntype
+        self.x[s, ntype] = 1.0
+        return s
 
+    # -- updates ---------------------------------------------------------------------
     def update(self, records: Iterable[Mapping[str, Any]]) -> None:
         """Add each transaction's links; raises on a record without ``card_id``."""
-        for r in records:
-            card_id = r.get("card_id")
-            if not card_id:
-                raise ValidationError("transaction without card_id", field="card_id")
-            t = int(r.get("event_time") or 0)
-            if t > self.now_ms:
-                self.now_ms = t
-            amount = float(r.get("amount") or 0.0)
-            card = self._node(f"card:{card_id}", 0)
-            touched = [card]
-            for fld, ntype in LINKS:
+        self.ingest(list(records))
+
+    def ingest(
+        self, records: Sequence[Mapping[str, Any]], event_time_ms: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Add a batch of transactions (in order) and return where they landed.
+
+        Args:
+            records: transaction dicts (``card_id`` required).
+            event_time_ms: their ``event_time`` in epoch ms, if already computed.
+
+        Returns:
+            The card slot per record ``[n]`` and the linked slots per record
+            ``[n, len(LINKS)]`` (``-1``: field absent), valid until the next update.
+
+        Raises:
+            ValidationError: a record has no ``card_id`` (nothing is applied).
+        """
+        recs = list(records)
+        if any(not r.get("card_id") for r in recs):
+            raise ValidationError("transaction without card_id", field="card_id")
+        n = len(recs)
+        if event_time_ms is None:
+            event_time_ms = TransactionBatch(recs).col("event_time")  # type: ignore[arg-type]
+        times = np.asarray(event_time_ms, dtype=np.int64)
+        cards = np.empty(n, np.int64)
+        others = np.empty((n, len(LINKS)), np.int64)
+        every = self.config.evict_every
+        start, evicted = 0, False
+        # Eviction runs after every ``evict_every``-th event, wherever batches split.
+        while start < n:
+            end = min(n, start + every - self.events % every)
+            cards[start:end], others[start:end] = self._apply(recs[start:end], times[start:end])
+            self.events += end - start
+            if self.events % every == 0:
+                self.evict()
+                evicted = True
+            start = end
+        if evicted:  # slots of this batch may have been freed or reused
+            cards[:] = [self.slot(f"card:{r['card_id']}") for r in recs]
+            others[:] = [
+                [self.slot(f"{t}:{r[f]}") if r.get(f) else -1 for f, t, _ in _LINK_SPEC]
+                for r in recs
+            ]
+        return cards, others
+
+    def _apply(
+        self, recs: Sequence[Mapping[str, Any]], t: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        index, new = self._index, self._new_slot
+        cards: list[int] = []
+        others: list[int] = []
+        amounts: list[float] = []
+        for r in recs:  # the only per-record Python work: key -> slot
+            key = f"card:{r['card_id']}"
+            s = index.get(key)
+            cards.append(new(key, 0) if s is None else s)
+            amounts.append(float(r.get("amount") or 0.0))
+            for fld, ntype, tid in _LINK_SPEC:
                 v = r.get(fld)
                 if v:
-                    other = self._node(f"{ntype}:{v}", NODE_TYPES.index(ntype))
-                    self._link(card, other, t)
-                    touched.append(other)
-            for node in touched:
-                node.tx += 1
-                node.amount_sum += amount
-                node.last_ms = max(node.last_ms, t)
-            self.events += 1
-            if self.events % self.config.evict_every == 0:
-                self.evict()
+                    key = f"{ntype}:{v}"
+                    s = index.get(key)
+                    others.append(new(key, tid) if s is None else s)
+                else:
+                    others.append(-1)
+        c = np.asarray(cards, np.int64)
+        o = np.asarray(others, np.int64).reshape(len(recs), len(LINKS))
+        if len(recs) == 0:
+            return c, o
+        self.now_ms = max(self.now_ms, int(t.max()))
+        amt = np.asarray(amounts, np.float64)
+        m = o >= 0
+        t_links = np.broadcast_to(t[:, None], o.shape)[m]
+        touched = np.concatenate([c, o[m]])
+        np.add.at(self.tx, touched, 1)
+        np.add.at(
+            self.amount, touched, np.concatenate([amt, np.broadcast_to(amt[:, None], o.shape)[m]])
+        )
+        np.maximum.at(self.last, touched, np.concatenate([t, t_links]))
+        a = np.broadcast_to(c[:, None], o.shape)[m]
+        b = o[m]
+        ts = (t_links // 1000 - _T0_S).astype(np.int32)
+        merge_rows(self.nbr, self.nbr_t, self.deg, np.concatenate([a, b]), np.concatenate([b, a]),
+                   np.concatenate([ts, ts]))  # fmt: skip
+        upd = np.unique(touched)
+        tx = self.tx[upd]
+        self.x[upd, _K0] = np.log1p(tx)
+        self.x[upd, _K0 + 1] = np.log1p(self.amount[upd] / np.maximum(tx, 1))
+        self.x[upd, _K0 + 2] = np.log1p(self.deg[upd])
+        return c, o
 
+    # -- flags -----------------------------------------------------------------------
     def flag(self, keys: Iterable[str], event_time_ms: int, weight: float = 1.0) -> None:
         """Mark nodes (``card:<id>`` ...) as flagged (an alert or a fraud verdict)."""
-        for k in keys:
-            node = self.nodes.get(k)
-            if node is not None:
-                node.flag = self.flag_value(node, event_time_ms) + weight
-                node.flag_ms = event_time_ms
+        slots = [s for s in (self.slot(k) for k in keys) if s >= 0]
+        self.flag_slots(np.asarray(slots, np.int64), event_time_ms, weight)
 
-    def flag_value(self, node: _Node, now_ms: int) -> float:
+    def flag_slots(self, slots: np.ndarray, event_time_ms: int, weight: float = 1.0) -> None:
+        """:meth:`flag` by slot; a slot listed twice is flagged twice."""
+        s = slots[slots >= 0]
+        if s.size == 0:
+            return
+        uq, cnt = np.unique(s, return_counts=True)
+        self.flag_w[uq] = self.flag_values(uq, event_time_ms) + weight * cnt
+        self.flag_ms[uq] = event_time_ms
+
+    def flag_values(self, slots: np.ndarray, now_ms: int) -> np.ndarray:
+        """Flag weights of ``slots`` decayed to ``now_ms``."""
+        age = np.maximum(0, now_ms - self.flag_ms[slots])
+        return self.flag_w[slots] * np.exp(-self._decay_per_ms * age)
+
+    def flag_value(self, node: NodeView, now_ms: int) -> float:
         """The node's flag weight decayed to ``now_ms``."""
         if node.flag == 0.0:
             return 0.0
         return node.flag * math.exp(-self._decay_per_ms * max(0, now_ms - node.flag_ms))
 
+    def flagged_neighbours(self, key: str, now_ms: int, min_flag: float = 0.5) -> int:
+        """How many neighbours of ``key`` carry a live flag of at least ``min_flag``."""
+        s = self.slot(key)
+        if s < 0:
+            return 0
+        nb = self.nbr[s, : self.deg[s]].astype(np.int64)
+        return int(np.count_nonzero(self.flag_values(nb, now_ms) >= min_flag))
+
+    # -- eviction --------------------------------------------------------------------
     def evict(self, now_ms: int | None = None) -> int:
         """Drop cold nodes and stale links; returns how many nodes were evicted."""
         now = self.now_ms if now_ms is None else now_ms
         cold = now - int(self.config.cold_after_s * 1000)
-        ttl = now - int(self.config.edge_ttl_s * 1000)
-        dead = [k for k, n in self.nodes.items() if n.last_ms < cold]
-        for k in dead:
-            del self.nodes[k]
-        for n in self.nodes.values():
-            stale = [k for k, t in n.nbrs.items() if t < ttl or k not in self.nodes]
-            for k in stale:
-                del n.nbrs[k]
-        if dead:
-            logger.info("live graph: evicted %d cold nodes, %d left", len(dead), len(self.nodes))
-        return len(dead)
+        ttl_s = (now - int(self.config.edge_ttl_s * 1000)) // 1000 - _T0_S
+        n = len(self._keys)
+        used = np.zeros(n, bool)
+        used[np.fromiter(self._index.values(), np.int64, len(self._index))] = True
+        dead = np.nonzero(used & (self.last[:n] < cold))[0]
+        for s in dead.tolist():
+            del self._index[self._keys[s] or ""]
+            self._keys[s] = None
+        self._free.extend(dead.tolist())
+        used[dead] = False
+        for a in (self.ntype, self.tx, self.amount, self.last, self.flag_w, self.flag_ms):
+            a[dead] = 0
+        self.deg[dead], self.nbr[dead], self.x[dead] = 0, -1, 0.0
+        rows = self.nbr[:n]
+        valid = rows >= 0
+        keep = valid & (self.nbr_t[:n] >= ttl_s) & used[np.maximum(rows, 0)]
+        changed = np.nonzero((keep != valid).any(axis=1))[0]
+        if changed.size:
+            kc = keep[changed]
+            order = np.argsort(~kc, axis=1, kind="stable")  # survivors left, in order
+            packed = np.where(kc, rows[changed], -1)
+            self.nbr[changed] = np.take_along_axis(packed, order, 1)
+            packed_t = np.where(kc, self.nbr_t[changed], 0)
+            self.nbr_t[changed] = np.take_along_axis(packed_t, order, 1)
+            self.deg[changed] = kc.sum(axis=1)
+            live = changed[used[changed]]
+            self.x[live, _K0 + 2] = np.log1p(self.deg[live])
+        if dead.size:
+            logger.info("live graph: evicted %d cold nodes, %d left", dead.size, self.num_nodes)
+        return int(dead.size)
 
+    # -- model inputs ----------------------------------------------------------------
     def node_features(self, keys: list[str]) -> np.ndarray:
         """float32 [len(keys), len(NODE_FEATURES)]; unknown keys get the type one-hot only."""
         out = np.zeros((len(keys), len(NODE_FEATURES)), dtype=np.float32)
-        k0 = len(NODE_TYPES)
         for i, key in enumerate(keys):
-            node = self.nodes.get(key)
-            if node is None:
-                t = key.split(":", 1)[0]
-                if t in NODE_TYPES:
-                    out[i, NODE_TYPES.index(t)] = 1.0
+            s = self.slot(key)
+            if s >= 0:
+                out[i] = self.x[s]
                 continue
-            out[i, node.ntype] = 1.0
-            out[i, k0] = math.log1p(node.tx)
-            out[i, k0 + 1] = math.log1p(node.amount_sum / max(node.tx, 1))
-            out[i, k0 + 2] = math.log1p(len(node.nbrs))
+            t = key.split(":", 1)[0]
+            if t in NODE_TYPES:
+                out[i, NODE_TYPES.index(t)] = 1.0
         return out
-
-    def flagged_neighbours(self, key: str, now_ms: int, min_flag: float = 0.5) -> int:
-        """How many neighbours of ``key`` carry a live flag of at least ``min_flag``."""
-        node = self.nodes.get(key)
-        if node is None:
-            return 0
-        n = 0
-        for k in node.nbrs:
-            other = self.nodes.get(k)
-            if other is not None and self.flag_value(other, now_ms) >= min_flag:
-                n += 1
-        return n
 
     def sample(
         self, seeds: list[str], hops: int = 2, fanout: int = 16
@@ -210,32 +401,29 @@ class LiveGraph:
             node keys (seeds first, in order, duplicates kept once) and int64
             ``edge_index [2, E]`` over their positions, both directions.
         """
-        index: dict[str, int] = {}
-        for s in seeds:
-            index.setdefault(s, len(index))
-        frontier = list(index)
-        src: list[int] = []
-        dst: list[int] = []
-        ttl = self.now_ms - int(self.config.edge_ttl_s * 1000)
-        for _ in range(hops):
-            nxt: list[str] = []
-            for key in frontier:
-                node = self.nodes.get(key)
-                if node is None:
-                    continue
-                items = list(node.nbrs.items())[-fanout:]
-                for nk, t in items:
-                    if t < ttl:
-                        continue
-                    j = index.get(nk)
-                    if j is None:
-                        j = index[nk] = len(index)
-                        nxt.append(nk)
-                    src.append(j)
-                    dst.append(index[key])
-            frontier = nxt
-        ei = np.array([src + dst, dst + src], dtype=np.int64).reshape(2, -1)
-        return list(index), ei
+        uniq = list(dict.fromkeys(seeds))
+        slots = np.asarray([self.slot(k) for k in uniq], np.int64)
+        nodes, ei = self.sample_slots(slots, hops, fanout)
+        return uniq + self.keys_of(nodes[len(uniq) :]), ei
+
+    def sample_slots(
+        self, seeds: np.ndarray, hops: int = 2, fanout: int = 16
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`sample` over distinct slots (``-1``: unknown); returns slots, edge_index."""
+        min_t = (self.now_ms - int(self.config.edge_ttl_s * 1000)) // 1000 - _T0_S
+        return sample_khop(self.nbr, self.nbr_t, self.deg, self._local,
+                           np.asarray(seeds, np.int64), hops, fanout, min_t)  # fmt: skip
+
+    def edge_index(self) -> tuple[list[str], np.ndarray]:
+        """All node keys and the whole adjacency ``[2, E]`` (owner -> neighbour)."""
+        keys = list(self._index)
+        slots = np.fromiter(self._index.values(), np.int64, len(keys))
+        pos = np.full(self.ntype.shape[0], -1, np.int64)
+        pos[slots] = np.arange(len(keys))
+        valid = np.arange(self.nbr.shape[1])[None, :] < self.deg[slots][:, None]
+        src = np.broadcast_to(pos[slots][:, None], valid.shape)[valid]
+        dst = pos[self.nbr[slots][valid]]
+        return keys, np.stack([src, dst]).astype(np.int64)
 
     @classmethod
     def rebuild(

@@ -20,11 +20,13 @@ from typing import Any
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from fraudstream.detect.gnn.live import NODE_FEATURES, LiveGraph, LiveGraphConfig
+from fraudstream.detect.gnn.live import LINKS, NODE_FEATURES, LiveGraph, LiveGraphConfig
 from fraudstream.errors import ValidationError
 from fraudstream.events.batch import TransactionBatch
 
 logger = logging.getLogger(__name__)
+
+_FIELD = {"device": "device_id", "ip": "ip_address"}
 
 
 class GraphSignal:
@@ -37,6 +39,7 @@ class GraphSignal:
         hops, fanout: neighbourhood sampling per batch.
         flag_threshold: cards scoring at least this are flagged in the graph, so
             their devices and IPs raise the reasons of the next cards that use them.
+        torch_threads: ``torch.set_num_threads`` when a model is given (None: leave).
 
     Example:
         >>> sig = GraphSignal(model=None)
@@ -53,25 +56,69 @@ class GraphSignal:
         hops: int = 2,
         fanout: int = 16,
         flag_threshold: float = 0.9,
+        torch_threads: int | None = 1,
     ) -> None:
         self.model = model
         self.graph = graph if graph is not None else LiveGraph(LiveGraphConfig())
         self.hops = hops
         self.fanout = fanout
         self.flag_threshold = flag_threshold
+        if model is not None:
+            import torch
+
+            if torch_threads is not None:
+                # One core per scoring process: intra-op threads only add overhead at this size.
+                torch.set_num_threads(torch_threads)
+            model.eval()
 
     def __call__(self, batch: TransactionBatch) -> tuple[np.ndarray, list[list[str]]]:
         n = len(batch)
         if n == 0:
             return np.zeros(0), []
-        self.graph.update(batch.records)
-        cards = [f"card:{r['card_id']}" for r in batch.records]
-        scores = self.score_nodes(cards)
+        cards, linked = self.graph.ingest(batch.records, batch.col("event_time"))
+        scores = self.score_slots(cards)
         now = self.graph.now_ms
-        hot = [c for c, s in zip(cards, scores.tolist(), strict=True) if s >= self.flag_threshold]
-        if hot:
-            self.graph.flag(hot, now)
-        return scores, [self.reasons(r, now) for r in batch.records]
+        self.graph.flag_slots(cards[scores >= self.flag_threshold], now)
+        return scores, self.batch_reasons(cards, linked, now)
+
+    def score_slots(self, slots: np.ndarray) -> np.ndarray:
+        """Fraud probability per node slot: one sampled subgraph, one model call."""
+        if self.model is None:
+            return np.zeros(slots.shape[0])
+        import torch
+
+        uniq, inv = np.unique(slots, return_inverse=True)
+        nodes, ei = self.graph.sample_slots(uniq, hops=self.hops, fanout=self.fanout)
+        x = self.graph.x[np.maximum(nodes, 0)]
+        x[nodes < 0] = 0.0
+        with torch.inference_mode():
+            logits = self.model(torch.from_numpy(x), torch.from_numpy(ei))[: uniq.size]
+            p = torch.sigmoid(logits).double().numpy()
+        return np.asarray(p[inv], dtype=np.float64)
+
+    def batch_reasons(self, cards: np.ndarray, linked: np.ndarray, now_ms: int) -> list[list[str]]:
+        """:meth:`reasons` for a whole batch from :meth:`LiveGraph.ingest`'s slots."""
+        g = self.graph
+        out: list[list[str]] = [[] for _ in range(cards.shape[0])]
+        own = g.flag_values(cards, now_ms) >= 0.5
+        pos = np.arange(g.nbr.shape[1])[None, :]
+        for kind in ("device", "ip"):
+            col = linked[:, [f for f, _ in LINKS].index(_FIELD[kind])]
+            rows = np.nonzero(col >= 0)[0]
+            if rows.size == 0:
+                continue
+            s = col[rows]
+            nb = np.maximum(g.nbr[s], 0)
+            valid = pos < g.deg[s][:, None]
+            flagged = ((g.flag_values(nb, now_ms) >= 0.5) & valid).sum(axis=1) - own[rows]
+            n_cards = ((g.ntype[nb] == 0) & valid).sum(axis=1)
+            for h in np.nonzero((flagged > 0) | (n_cards >= 5))[0].tolist():
+                reasons = out[int(rows[h])]
+                if flagged[h] > 0:
+                    reasons.append(f"graph:{kind}_shared_with_{flagged[h]}_flagged_cards_24h")
+                if n_cards[h] >= 5:
+                    reasons.append(f"graph:{kind}_shared_by_{n_cards[h]}_cards")
+        return out
 
     def score_nodes(self, keys: list[str]) -> np.ndarray:
         """Fraud probability per node key, one model call for all of them."""
@@ -81,8 +128,7 @@ class GraphSignal:
 
         nodes, ei = self.graph.sample(keys, hops=self.hops, fanout=self.fanout)
         x = torch.from_numpy(self.graph.node_features(nodes))
-        with torch.no_grad():
-            self.model.eval()
+        with torch.inference_mode():
             p = torch.sigmoid(self.model(x, torch.from_numpy(ei))).double().numpy()
         pos = {k: i for i, k in enumerate(nodes)}
         return np.asarray([p[pos[k]] for k in keys], dtype=np.float64)
@@ -133,16 +179,14 @@ def train_live_model(
     from fraudstream.detect.gnn.train import TrainConfig, fit_node_classifier
 
     graph = LiveGraph.rebuild(records, config)
-    keys = list(graph.nodes)
+    keys, ei = graph.edge_index()
     pos = {k: i for i, k in enumerate(keys)}
     x = graph.node_features(keys)
     y = np.zeros(len(keys), dtype=np.int64)
     for r in records:
-        if r.get("is_fraud"):
+        # a card evicted from the replay window has no node to label
+        if r.get("is_fraud") and f"card:{r['card_id']}" in pos:
             y[pos[f"card:{r['card_id']}"]] = 1
-    src = [pos[k] for k in keys for _ in graph.nodes[k].nbrs]
-    dst = [pos[nb] for k in keys for nb in graph.nodes[k].nbrs]
-    ei = np.array([src, dst], dtype=np.int64)
     cards = np.array([i for i, k in enumerate(keys) if k.startswith("card:")])
     if len(np.unique(y[cards])) < 2 or int(y[cards].sum()) < 2:
         raise ValidationError("history needs at least 2 fraudulent and 1 legitimate card")

@@ -1,0 +1,137 @@
+"""Vectorised kernels of the live graph: neighbour-row merge and k-hop sampling.
+
+The live graph keeps, per node slot, a row of at most ``cap`` neighbour slots in
+recency order (left-aligned: position 0 is the least recent, ``deg - 1`` the most
+recent; ``-1`` pads). Both kernels work on a whole batch with numpy, so their cost
+does not grow with Python-level work per link.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def merge_rows(
+    nbr: np.ndarray,
+    nbr_t: np.ndarray,
+    deg: np.ndarray,
+    u: np.ndarray,
+    v: np.ndarray,
+    t: np.ndarray,
+) -> np.ndarray:
+    """Add directed links ``u[k] -> v[k]`` (in that order, time ``t[k]``) to the rows.
+
+    Same result as adding them one by one to an LRU of size ``cap`` per owner: a
+    neighbour seen again moves to the most recent end (with the new time), and
+    the least recent neighbour falls out once the row is full. Since every link of
+    the batch is more recent than every neighbour already stored, an existing
+    entry's position serves as its sequence number and the batch's links follow.
+
+    Returns:
+        The distinct owners whose rows changed (sorted slots).
+
+    Example:
+        >>> nbr = np.full((3, 2), -1, np.int32); nbr_t = np.zeros((3, 2), np.int32)
+        >>> deg = np.zeros(3, np.int32)
+        >>> _ = merge_rows(nbr, nbr_t, deg, np.array([0, 0, 0, 0]), np.array([1, 2, 1, 2]),
+        ...                np.arange(4))
+        >>> nbr[0].tolist(), nbr_t[0].tolist(), int(deg[0])
+        ([1, 2], [2, 3], 2)
+    """
+    cap = nbr.shape[1]
+    owners = np.unique(u)
+    if owners.size == 0:
+        return owners
+    pos = np.arange(cap)
+    old_deg = deg[owners].astype(np.int64)
+    valid = pos[None, :] < old_deg[:, None]
+    o_old = np.broadcast_to(np.arange(owners.size)[:, None], valid.shape)[valid]
+    v_old = nbr[owners][valid].astype(np.int64)
+    t_old = nbr_t[owners][valid].astype(np.int64)
+    s_old = np.broadcast_to(pos[None, :], valid.shape)[valid]
+    o_all = np.concatenate([o_old, np.searchsorted(owners, u)])
+    v_all = np.concatenate([v_old, v.astype(np.int64)])
+    t_all = np.concatenate([t_old, t.astype(np.int64)])
+    s_all = np.concatenate([s_old, cap + np.arange(u.size)])
+    # Keep the most recent entry of each (owner, neighbour).
+    order = np.lexsort((s_all, v_all, o_all))
+    o_s, v_s = o_all[order], v_all[order]
+    last = np.ones(order.size, dtype=bool)
+    last[:-1] = (o_s[1:] != o_s[:-1]) | (v_s[1:] != v_s[:-1])
+    keep = order[last]
+    # Recency order per owner; the last ``cap`` survive.
+    keep = keep[np.lexsort((s_all[keep], o_all[keep]))]
+    o_k = o_all[keep]
+    counts = np.bincount(o_k, minlength=owners.size)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank = np.arange(keep.size) - starts[o_k]
+    drop = np.maximum(counts - cap, 0)[o_k]
+    alive = rank >= drop
+    rows = owners[o_k[alive]]
+    cols = rank[alive] - drop[alive]
+    nbr[owners] = -1
+    nbr[rows, cols] = v_all[keep[alive]]
+    nbr_t[rows, cols] = t_all[keep[alive]]
+    deg[owners] = np.minimum(counts, cap)
+    return owners
+
+
+def sample_khop(
+    nbr: np.ndarray,
+    nbr_t: np.ndarray,
+    deg: np.ndarray,
+    local: np.ndarray,
+    seeds: np.ndarray,
+    hops: int,
+    fanout: int,
+    min_t: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``hops``-hop neighbourhood of ``seeds`` (distinct slots; ``-1``: no node).
+
+    Per node, at most its ``fanout`` most recent neighbours with a link time of at
+    least ``min_t``. ``local`` is a scratch array of ``-1`` over all slots (left as
+    it was found). Nodes are numbered seeds first, then in order of discovery,
+    exactly as a breadth-first walk over the rows would number them.
+
+    Returns:
+        slots of the subgraph's nodes (seeds first; ``-1`` kept for unknown seeds)
+        and the int64 ``edge_index [2, E]`` over their positions, both directions.
+    """
+    cap = nbr.shape[1]
+    nodes = [seeds]
+    known = seeds >= 0
+    local[seeds[known]] = np.nonzero(known)[0]
+    count = seeds.size
+    frontier = seeds[known]
+    src: list[np.ndarray] = []
+    dst: list[np.ndarray] = []
+    steps = np.arange(fanout)
+    try:
+        for _ in range(hops):
+            if frontier.size == 0:
+                break
+            d = deg[frontier].astype(np.int64)
+            cols = np.maximum(d - fanout, 0)[:, None] + steps[None, :]
+            ok = cols < d[:, None]
+            cols = np.minimum(cols, cap - 1)
+            nb = nbr[frontier[:, None], cols]
+            ok &= nbr_t[frontier[:, None], cols] >= min_t
+            nb = nb[ok].astype(np.int64)
+            owner = np.broadcast_to(local[frontier][:, None], ok.shape)[ok]
+            fresh = nb[local[nb] < 0]
+            uniq, first = np.unique(fresh, return_index=True)
+            new = uniq[np.argsort(first, kind="stable")]
+            local[new] = count + np.arange(new.size)
+            count += new.size
+            nodes.append(new)
+            src.append(local[nb])
+            dst.append(owner)
+            frontier = new
+        all_nodes = np.concatenate(nodes)
+    finally:
+        for part in nodes:
+            local[part[part >= 0]] = -1
+    s = np.concatenate(src) if src else np.zeros(0, np.int64)
+    t = np.concatenate(dst) if dst else np.zeros(0, np.int64)
+    ei = np.stack([np.concatenate([s, t]), np.concatenate([t, s])]).astype(np.int64)
+    return all_nodes, ei
