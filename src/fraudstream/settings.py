@@ -99,6 +99,9 @@ class PipelineSettings(BaseModel):
     detector: str = "ensemble"  # "amount-rule": the seed tutorial's placeholder
     codec: Literal["avro", "json"] = "avro"
     poll_timeout_ms: int = Field(20, ge=0)
+    # Transactional producers a worker uses in turn: while one's commit markers are
+    # written the next transaction runs on another (no CONCURRENT_TRANSACTIONS wait).
+    txn_producers: int = Field(2, ge=1, le=4)
     metrics_port: int | None = Field(None, ge=1, le=65535)
     # Also run user-events -> user-events-scored (placeholder click scorer until the GNN).
     score_user_events: bool = True

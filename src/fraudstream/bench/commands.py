@@ -66,11 +66,18 @@ def pipeline(
         list[int] | None, typer.Option(help="Records/s of a latency run (repeatable).")
     ] = None,
     latency_seconds: Annotated[float, typer.Option(help="Length of the latency run.")] = 20.0,
+    only: Annotated[
+        str | None, typer.Option(help="Run one part: throughput, baseline, scaling or latency.")
+    ] = None,
+    repeat: Annotated[int, typer.Option(help="Latency runs per rate (median reported).")] = 1,
+    trace: Annotated[bool, typer.Option(help="Latency: per-commit stage trace.")] = False,
     out: Annotated[Path, typer.Option(help="JSON output.")] = Path("reports/bench-pipeline.json"),
 ) -> None:
     """EOS throughput (1 and 2 workers), the seed-style baseline, latency at a fixed rate."""
-    from fraudstream.bench.pipeline import run_bench
+    from fraudstream.bench.pipeline import PARTS, run_bench
 
+    if only is not None and only not in PARTS:
+        raise typer.BadParameter(f"--only must be one of {', '.join(PARTS)}")
     logging.basicConfig(level=logging.WARNING)
     with broker(bootstrap) as bs:
         figures = run_bench(
@@ -79,6 +86,9 @@ def pipeline(
             baseline_records=baseline_records,
             latency_rates=tuple(latency_rate or [5000]),
             latency_seconds=latency_seconds,
+            parts=PARTS if only is None else (only,),
+            repeat=repeat,
+            trace=trace,
         )
     for k, v in figures.items():
         typer.echo(f"{k}: {v}")

@@ -1,9 +1,17 @@
 """The exactly-once read-process-write loop (Kafka transactions).
 
-One :class:`ScoringWorker` owns one transactional producer (transactional id
-``<group_id>-<worker_id>``, stable across restarts so a restarted worker fences
-its zombie and aborts its open transaction) and one ``read_committed`` consumer
-in the group. It follows librdkafka's transactional pattern:
+One :class:`ScoringWorker` owns ``producers`` transactional producers (ids
+``<group_id>-<worker_id>`` and ``<group_id>-<worker_id>-t<k>``, stable across
+restarts so a restarted worker fences its zombies and aborts their open
+transactions) and one ``read_committed`` consumer in the group. Consecutive
+transactions alternate between the producers: the coordinator answers
+``CONCURRENT_TRANSACTIONS`` to a producer whose previous commit markers are still
+being written, and librdkafka retries ``AddPartitionsToTxn`` only after a fixed
+20 ms; a producer that committed two transactions ago is always ready. Only one
+transaction is open at a time, and the next one begins only after the previous
+``commit_transaction`` returned (its outcome is durable), so the order of
+outputs, state and offsets is the same as with one producer.
+It follows librdkafka's transactional pattern:
 
 * poll a batch -> begin a transaction if none is open -> process (pure) ->
   produce scores, alerts and dead letters;
@@ -96,10 +104,17 @@ class WorkerConfig:
     commit_interval_ms: int = 100
     poll_timeout_s: float = 0.02
     max_retries: int = 8
+    producers: int = 2  # transactional producers used in turn (see the module doc)
 
     @property
     def transactional_id(self) -> str:
         return f"{self.group_id}-{self.worker_id}"
+
+    @property
+    def transactional_ids(self) -> list[str]:
+        """One id per producer; the first is the single-producer id (upgrades fence it)."""
+        first = self.transactional_id
+        return [first] + [f"{first}-t{k}" for k in range(1, max(1, self.producers))]
 
 
 class ScoringWorker:
@@ -135,8 +150,9 @@ class ScoringWorker:
         self._last_data = time.monotonic()
         self._restore_consumer: Consumer | None = None
         self._w = config.worker_id
-        self.producer = bus.transactional_producer(config.transactional_id)
-        self._produce_batch = getattr(self.producer, "produce_batch", None)
+        self.producers = [bus.transactional_producer(t) for t in config.transactional_ids]
+        self._turn = 0
+        self.producer = self.producers[0]  # the one the next transaction uses
         self.consumer = bus.consumer(config.group_id, read_committed=True)
 
     # -- main loop ------------------------------------------------------------------
@@ -226,8 +242,9 @@ class ScoringWorker:
         m.PROCESSING_SECONDS.labels(self._w).observe(time.perf_counter() - t0)
         m.BATCH_SIZE.labels(self._w).observe(len(msgs))
         try:
-            if self._produce_batch is not None:  # Kafka: no per-record callbacks
-                self._produce_batch(result.records)
+            produce_batch = getattr(self.producer, "produce_batch", None)
+            if produce_batch is not None:  # Kafka: no per-record callbacks
+                produce_batch(result.records)
             else:
                 produce = self.producer.produce
                 for r in result.records:
@@ -343,6 +360,10 @@ class ScoringWorker:
         self._txn_first_ts = []
         self._txn_fetch_ms = 0.0
         self._cycle_start = time.monotonic()
+        # The next transaction goes to the next producer: this one's markers are
+        # still being written (see the module doc).
+        self._turn = (self._turn + 1) % len(self.producers)
+        self.producer = self.producers[self._turn]
 
     def _abort_and_rewind(self, cause: str) -> None:
         """Abort the open transaction, undo state, seek every partition to its committed offset."""
@@ -460,7 +481,7 @@ class ScoringWorker:
             self.consumer.close()  # runs on_revoke: commits unless fenced/fatal
         except Exception:
             logger.exception("worker %s: closing the consumer failed", self._w)
-        for client in (self._restore_consumer, self.producer):
+        for client in (self._restore_consumer, *self.producers):
             if client is None:
                 continue
             try:

@@ -99,6 +99,7 @@ def make_worker(
         max_batch_records=p.max_batch_records,
         commit_interval_ms=p.commit_interval_ms,
         poll_timeout_s=p.poll_timeout_ms / 1000,
+        producers=p.txn_producers,
     )
     kwargs = {} if clock is None else {"clock": clock}
     return ScoringWorker(bus, processor, config, **kwargs)
