@@ -4,6 +4,12 @@ Reason codes come from XGBoost's approximate (Saabas) contributions
 (``approx_contribs=True``), about 70x cheaper than exact TreeSHAP on these
 machines (34,000 vs 450 rows/s, DESIGN cost table), so every decision can carry
 them. Missing values (NaN) follow each split's learned default direction.
+
+Serving walks the trees with :class:`~fraudstream.detect.models.forest.CompiledForest`
+(built on first use, checked against XGBoost, never pickled): the same
+probabilities and contributions bit for bit, at about half the cost of
+``inplace_predict`` and a tenth of ``pred_contribs`` on a batch. Without a C
+compiler, or for a model it cannot walk, XGBoost itself predicts.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from fraudstream.detect.models.common import (
     content_version,
     top_reasons,
 )
+from fraudstream.detect.models.forest import CompiledForest
 from fraudstream.errors import ValidationError
 
 log = logging.getLogger(__name__)
@@ -69,6 +76,23 @@ class GradientBoostingModel:
         self.n_estimators = n_estimators
         self.booster: xgb.Booster | None = None
         self._version = "gbm-unfitted"
+        self._forest: CompiledForest | bool | None = False  # False: not built yet
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The compiled walker holds a handle on a shared library: rebuilt after loading.
+        state = self.__dict__.copy()
+        state["_forest"] = False
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state.setdefault("_forest", False)  # artifacts saved before the walker existed
+        self.__dict__.update(state)
+
+    def forest(self) -> CompiledForest | None:
+        """The compiled walker of the trained booster, or None (then XGBoost predicts)."""
+        if self._forest is False:
+            self._forest = CompiledForest.build(self._require(), len(self._names))
+        return self._forest if isinstance(self._forest, CompiledForest) else None
 
     @property
     def version(self) -> str:
@@ -115,6 +139,7 @@ class GradientBoostingModel:
             # Keep only the best iteration so predict/explain/save agree.
             best = int(self.booster.best_iteration) + 1
             self.booster = self.booster[:best]
+        self._forest = False
         self._version = content_version("gbm", bytes(self.booster.save_raw("ubj")))
         log.info(
             "gbm trained: %d rows, %d trees, %s",
@@ -135,7 +160,10 @@ class GradientBoostingModel:
         x = as_matrix(x, self._names)
         if x.shape[0] == 0:
             return np.zeros(0)
-        out = booster.inplace_predict(x, missing=np.nan)
+        forest = self.forest()
+        out = (
+            forest.predict(x) if forest is not None else booster.inplace_predict(x, missing=np.nan)
+        )
         return np.clip(np.asarray(out, dtype=np.float64), 0.0, 1.0)
 
     def contributions(self, x: np.ndarray) -> np.ndarray:
@@ -144,6 +172,9 @@ class GradientBoostingModel:
         x = as_matrix(x, self._names)
         if x.shape[0] == 0:
             return np.zeros((0, len(self._names)))
+        forest = self.forest()
+        if forest is not None:
+            return np.asarray(forest.contributions(x), dtype=np.float64)[:, :-1]
         # as_matrix checked the columns; naming them again costs ~20 % of a small call.
         d = xgb.DMatrix(x, missing=np.nan)
         contrib = booster.predict(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+from scipy.special import expit
 from sklearn.linear_model import SGDClassifier
 from sklearn.preprocessing import StandardScaler
 
@@ -144,7 +145,10 @@ class OnlineLogisticModel:
             return np.full(x.shape[0], 0.5)
         if x.shape[0] == 0:
             return np.zeros(0)
-        return np.clip(self.clf.predict_proba(self._z(x))[:, 1], 0.0, 1.0)
+        # sklearn's predict_proba for log loss (expit of X @ coef.T + intercept), without
+        # its per-call input validation (~60 us, a tenth of a batch's model time).
+        scores = (self._z(x) @ self.clf.coef_.T + self.clf.intercept_).reshape(-1)
+        return np.clip(expit(scores), 0.0, 1.0)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """``ScoringModel.predict``: same as :meth:`predict_many`."""
