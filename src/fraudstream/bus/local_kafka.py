@@ -192,6 +192,10 @@ class LocalKafka:
             "transaction.state.log.num.partitions": "10",
             "auto.create.topics.enable": "false",
             "group.initial.rebalance.delay.ms": "0",
+            # Kafka 4's group coordinator holds its writes (offset commits, and the
+            # transaction markers of __consumer_offsets) up to 5 ms to batch them:
+            # every exactly-once commit waited for it. One local broker: no batching.
+            "group.coordinator.append.linger.ms": "0",
             "num.network.threads": "2",
             "num.io.threads": "2",
             "log.retention.hours": "24",
