@@ -11,17 +11,31 @@ a person acts every few seconds while the stream as a whole runs at the
 configured rate.
 
 Fraud bots give the graph model something to find. A new session is a bot
-with ``bot_session_probability``, running one of two scripts:
+with ``bot_session_probability``, running one of four scripts (``bot_weights``):
 
 * ``checkout_hammer``: a card-testing bot adds one of a small set of *hot*
   products to the cart, then fires CHECKOUT/PAYMENT in quick succession,
   mostly failing (402/403/429/5xx), with fast scripted latencies.
 * ``scraper``: rapid SEARCH / VIEW_PRODUCT over consecutive product ids.
+* ``account_farm``: card testing at human pace behind a small pool of farmed
+  accounts (the event has no IP or device, so the shared identity is the
+  ``user_id``: each account opens many sessions); it browses, carts a hot
+  product and retries CHECKOUT/PAYMENT with more failures than a person.
+* ``slow_scraper``: a low-and-slow catalogue scraper at human pace and
+  latency, one new user per session, whose product views fall in a shared
+  target segment of ``n_target_products`` products.
 
-Bots share the hot products, so bot sessions link up in the user-session-
-product graph. Ground truth is *not* part of the event (the schema stays the
-seed's): it travels beside it, as the Kafka header ``fraudstream-label`` and
-as ``is_fraud``/``fraud_scenario`` keys in JSONL output.
+The first two are easy (machine timing and latency). The last two act at
+human think time and latency, and a share ``bot_mimic_probability`` of them
+also copies the human event-type mix and error rate: such a session is
+only told apart by what it shares with other sessions (accounts reused
+across sessions, products co-visited by other bots) and by part of its
+product choice (a share ``bot_noise_products`` of its views are random),
+which is what the user-session-product graph sees.
+
+Ground truth is *not* part of the event (the schema stays the seed's): it
+travels beside it, as the Kafka header ``fraudstream-label`` and as
+``is_fraud``/``fraud_scenario`` keys in JSONL output.
 
 Example:
     >>> gen = ClickstreamGenerator(ClickstreamConfig(seed=7), start_time_ms=0)
@@ -47,7 +61,8 @@ EVENT_TYPES = ("ADD_TO_CART", "CHECKOUT", "PAYMENT", "SEARCH", "VIEW_PRODUCT")
 PRODUCT_EVENTS = frozenset({"VIEW_PRODUCT", "ADD_TO_CART"})
 STATUSES = ("SUCCESS", "ERROR")
 LABEL_HEADER = "fraudstream-label"
-SCENARIOS = ("checkout_hammer", "scraper")
+SCENARIOS = ("checkout_hammer", "scraper", "account_farm", "slow_scraper")
+HUMAN_PACED = frozenset({"account_farm", "slow_scraper"})
 _UUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
 _UUID_SET = (0x4000 << 64) | (0x8000 << 48)
 _BOT_ERROR_CODES = (402, 402, 402, 403, 429, 429, 500, 503)
@@ -68,7 +83,14 @@ class ClickstreamConfig:
         events_per_second: mean event rate of the whole stream (one worker).
         think_time_ms: mean time between two actions of one person.
         n_products: product ids are 1..n_products.
-        n_hot_products: products the bots target.
+        n_hot_products: products the card-testing bots target.
+        bot_weights: relative share of each bot script (``SCENARIOS`` order).
+        bot_mimic_probability: share of human-paced bots that also copy the
+            human event-type mix and error rate.
+        bot_noise_products: share of a human-paced bot's product picks that
+            are random products, as a person's are.
+        n_farm_accounts: accounts the ``account_farm`` bots rotate through.
+        n_target_products: size of the ``slow_scraper`` target segment.
     """
 
     seed: int = 42
@@ -80,13 +102,24 @@ class ClickstreamConfig:
     think_time_ms: float = 5_000.0
     n_products: int = 10_000
     n_hot_products: int = 20
+    bot_weights: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)
+    bot_mimic_probability: float = 0.5
+    bot_noise_products: float = 0.3
+    n_farm_accounts: int = 25
+    n_target_products: int = 60
 
     def __post_init__(self) -> None:
+        if len(self.bot_weights) != len(SCENARIOS) or min(self.bot_weights) < 0:
+            raise ValueError(f"bot_weights needs {len(SCENARIOS)} non-negative weights")
+        if sum(self.bot_weights) <= 0 or min(self.n_farm_accounts, self.n_target_products) < 1:
+            raise ValueError("bot_weights must not all be 0; pools need at least one member")
         for name in (
             "new_session_probability",
             "returning_user_probability",
             "bot_session_probability",
             "max_error_probability",
+            "bot_mimic_probability",
+            "bot_noise_products",
         ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
@@ -142,12 +175,19 @@ def label_from_headers(
     return None
 
 
+def _format_uuid(bits: int) -> str:
+    """A version-4 UUID string from 128 random bits."""
+    h = "%032x" % ((bits & _UUID_CLEAR) | _UUID_SET)
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 @dataclass(slots=True)
 class _Session:
     user_id: str
     session_id: str
     scenario: str | None = None
     script: list[tuple[str, int | None]] = field(default_factory=list)
+    mimic: bool = False  # a human-paced bot that also copies the human error rate
 
 
 class ClickstreamGenerator:
@@ -168,6 +208,16 @@ class ClickstreamGenerator:
         hot = random.Random(f"fraudstream-hot-products:{config.seed}")  # shared by all workers
         n_hot = min(config.n_hot_products, config.n_products)
         self.hot_products = tuple(hot.sample(range(1, config.n_products + 1), n_hot))
+        # shared by all workers too: the scraping campaign's segment, the farmed accounts
+        n_target = min(config.n_target_products, config.n_products)
+        seg_start = hot.randint(1, config.n_products)
+        self.target_products = tuple(
+            (seg_start + i - 1) % config.n_products + 1 for i in range(n_target)
+        )
+        self.farm_accounts = tuple(
+            _format_uuid(hot.getrandbits(128)) for _ in range(config.n_farm_accounts)
+        )
+        self._bot_cum = list(itertools.accumulate(config.bot_weights))
         self._users: list[str] = []
         self._seq = itertools.count()
         # (next event time, tie-breaker, session): the session due first acts next
@@ -197,7 +247,10 @@ class ClickstreamGenerator:
             event_type, product_id = s.script.pop(0)
             out = LabelledEvent(self._bot_event(s, event_type, product_id, ts), True, s.scenario)
             ended = not s.script
-            gap = rng.uniform(50.0, 300.0)  # bots fire far faster than people
+            if s.scenario in HUMAN_PACED:
+                gap = rng.expovariate(1.0 / cfg.think_time_ms)
+            else:
+                gap = rng.uniform(50.0, 300.0)  # scripted bots fire far faster than people
         if ended:
             s = self._new_session()
         heapq.heappush(self._due, (at + gap, next(self._seq), s))
@@ -207,15 +260,18 @@ class ClickstreamGenerator:
     def _uuid(self) -> str:
         # a version-4 UUID from the seeded generator (uuid4() would break determinism);
         # formatted by hand because uuid.UUID(...) costs a third of the event
-        h = "%032x" % ((self._rng.getrandbits(128) & _UUID_CLEAR) | _UUID_SET)
-        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+        return _format_uuid(self._rng.getrandbits(128))
 
     def _new_session(self) -> _Session:
         rng, cfg = self._rng, self.config
         if rng.random() < cfg.bot_session_probability:
-            scenario = SCENARIOS[rng.randrange(len(SCENARIOS))]
-            script = self._script(scenario)
-            return _Session(self._uuid(), self._uuid(), scenario, script)
+            scenario = rng.choices(SCENARIOS, cum_weights=self._bot_cum)[0]
+            mimic = scenario in HUMAN_PACED and rng.random() < cfg.bot_mimic_probability
+            script = self._script(scenario, mimic)
+            user = self._uuid()
+            if scenario == "account_farm":
+                user = self.farm_accounts[rng.randrange(len(self.farm_accounts))]
+            return _Session(user, self._uuid(), scenario, script, mimic)
         if self._users and rng.random() < cfg.returning_user_probability:
             user = self._users[rng.randrange(len(self._users))]
         else:
@@ -225,8 +281,10 @@ class ClickstreamGenerator:
                 self._users.pop(0)
         return _Session(user, self._uuid())
 
-    def _script(self, scenario: str) -> list[tuple[str, int | None]]:
+    def _script(self, scenario: str, mimic: bool = False) -> list[tuple[str, int | None]]:
         rng = self._rng
+        if scenario in HUMAN_PACED:
+            return self._human_paced_script(scenario, mimic)
         if scenario == "checkout_hammer":
             product = self.hot_products[rng.randrange(len(self.hot_products))]
             steps: list[tuple[str, int | None]] = [("ADD_TO_CART", product)]
@@ -238,6 +296,26 @@ class ClickstreamGenerator:
         for i in range(rng.randint(20, 60)):
             pid = (start + i - 1) % self.config.n_products + 1
             out.append(("SEARCH", None) if i % 5 == 0 else ("VIEW_PRODUCT", pid))
+        return out
+
+    def _human_paced_script(self, scenario: str, mimic: bool) -> list[tuple[str, int | None]]:
+        """A bot that acts at human pace; ``mimic`` ones draw event types as people do."""
+        rng, cfg = self._rng, self.config
+        if scenario == "account_farm":
+            pool, n = self.hot_products, rng.randint(8, 30)
+            # skewed to CHECKOUT/PAYMENT unless mimicking (then uniform, as a person)
+            weights = (1, 1, 1, 1, 1) if mimic else (2, 3, 4, 1, 1)
+        else:
+            pool, n = self.target_products, rng.randint(15, 60)
+            weights = (1, 1, 1, 1, 1) if mimic else (1, 0, 0, 2, 5)
+        types = rng.choices(EVENT_TYPES, weights=weights, k=n)
+        out: list[tuple[str, int | None]] = []
+        for t in types:
+            pid = None
+            if t in PRODUCT_EVENTS:
+                noise = rng.random() < cfg.bot_noise_products
+                pid = rng.randint(1, cfg.n_products) if noise else pool[rng.randrange(len(pool))]
+            out.append((t, pid))
         return out
 
     # -- events
@@ -262,7 +340,14 @@ class ClickstreamGenerator:
         self, s: _Session, event_type: str, product_id: int | None, ts: int
     ) -> dict[str, Any]:
         rng = self._rng
-        if s.scenario == "checkout_hammer":
+        if s.scenario in HUMAN_PACED:
+            # people's error probability is U(0, max); a non-mimic bot fails more often
+            top = self.config.max_error_probability
+            p_err = rng.uniform(0.0, top) if s.mimic else rng.uniform(top / 2, min(1.0, top * 1.5))
+            has_error = rng.random() < p_err
+            code = rng.randint(400, 599) if has_error else None
+            latency = rng.randint(50, 1500)
+        elif s.scenario == "checkout_hammer":
             has_error = event_type != "ADD_TO_CART" and rng.random() < 0.8
             code = _BOT_ERROR_CODES[rng.randrange(len(_BOT_ERROR_CODES))] if has_error else None
             latency = rng.randint(50, 200)

@@ -1,23 +1,32 @@
 """The click-stream route: ``user-events`` -> ``user-events-scored``.
 
-Scoring here is a PLACEHOLDER until the GNN serves user events: a per-user error
-velocity (ERROR events of the user within ten minutes, kept in the partition's
-state store and so in the changelog) plus a penalty for failed payments. Output
-records follow ``scored_user_event.avsc``; user events raise no alerts.
+The scorer is the graph model (:class:`~fraudstream.detect.gnn.clickstream.GraphClickScorer`:
+the live user-session-product graph kept in the partition's state store, so in
+the changelog, and one GNN call per batch), loaded by :func:`load_click_scorer`
+from the champion of ``<model_dir>/clickstream``. Only when there is no trained
+click model (or torch is not installed) does the route fall back, with a
+warning in the log, to the PLACEHOLDER :func:`score_user_events`: a per-user
+error velocity (ERROR events of the user within ten minutes) plus a penalty for
+failed payments. Output records follow ``scored_user_event.avsc``; ``is_fraud``
+is the scorer's HIGH risk level; user events raise no alerts.
 """
 
 from __future__ import annotations
 
+import logging
 from array import array
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from fraudstream.detect.base import Decisions
 from fraudstream.errors import RecordError, ValidationError
-from fraudstream.pipeline.processor import EncodeOutputs, Route
+from fraudstream.pipeline.processor import EncodeOutputs, Route, ScoreBatch
 from fraudstream.pipeline.state import PartitionStore
+
+logger = logging.getLogger(__name__)
 
 Record = dict[str, Any]
 
@@ -49,6 +58,32 @@ def validate_user_events(records: list[Record], now_ms: int) -> list[RecordError
             )
         out.append(err)
     return out
+
+
+def load_click_scorer(model_dir: Path | None) -> ScoreBatch:
+    """The graph scorer of the champion click model, else the placeholder (logged)."""
+    if model_dir is None:
+        logger.warning("user events: no model dir; scoring with the PLACEHOLDER %s", MODEL_VERSION)
+        return score_user_events
+    try:
+        from fraudstream.detect.gnn.clickstream import GraphClickScorer, load_click_model
+
+        model = load_click_model(model_dir)
+    except ImportError as exc:  # the gnn extra (torch) is not installed
+        logger.warning(
+            "user events: the graph model needs torch (%s); scoring with the PLACEHOLDER %s",
+            exc, MODEL_VERSION,
+        )  # fmt: skip
+        return score_user_events
+    if model is None:
+        logger.warning(
+            "user events: no click model in %s/clickstream (train one with "
+            "`fraudstream gnn clickstream --save`); scoring with the PLACEHOLDER %s",
+            model_dir, MODEL_VERSION,
+        )  # fmt: skip
+        return score_user_events
+    logger.info("user events: scoring with the graph model %s", model.version)
+    return GraphClickScorer(model)
 
 
 def score_user_events(records: list[Record], store: PartitionStore) -> Decisions:
@@ -93,31 +128,35 @@ def score_user_events(records: list[Record], store: PartitionStore) -> Decisions
 def build_scored_events(
     records: list[Record], d: Decisions, now_ms: int, _latency_ms: float
 ) -> tuple[list[Record], list[int]]:
-    """Decision fields of ``scored_user_event`` (is_fraud is the prediction)."""
-    scores = d.fraud_score.tolist()
+    """Decision fields of ``scored_user_event`` (is_fraud is the prediction: HIGH risk)."""
     extra = [
         {
             "fraud_score": s,
-            "is_fraud": s >= 0.8,
+            "is_fraud": risk == "HIGH",
             "model_version": d.model_version,
             "scored_at": now_ms,
         }
-        for s in scores
+        for s, risk in zip(d.fraud_score.tolist(), d.risk_level.tolist(), strict=True)
     ]
     return extra, []
 
 
 def user_event_route(
-    *, input_topic: str, output_topic: str, decode: Any, encode: EncodeOutputs
+    *,
+    input_topic: str,
+    output_topic: str,
+    decode: Any,
+    encode: EncodeOutputs,
+    score: ScoreBatch | None = None,
 ) -> Route:
-    """The user-events route (no alerts)."""
+    """The user-events route (no alerts); ``score`` None: the placeholder scorer."""
     return Route(
         input_topic=input_topic,
         output_topic=output_topic,
         key_field="user_id",
         decode=decode,
         validate=validate_user_events,
-        score=score_user_events,
+        score=score if score is not None else score_user_events,
         build=build_scored_events,
         encode_output=encode,
     )

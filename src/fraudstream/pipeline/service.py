@@ -17,6 +17,7 @@ from fraudstream.bus.base import Bus
 from fraudstream.detect.base import Detector
 from fraudstream.errors import ConfigError
 from fraudstream.events.registry import SchemaRegistry, open_registry
+from fraudstream.pipeline.clicks import load_click_scorer
 from fraudstream.pipeline.loop import ScoringWorker, WorkerConfig, WorkerStats
 from fraudstream.pipeline.state import changelog_topic
 from fraudstream.pipeline.wiring import build_processor
@@ -89,6 +90,7 @@ def make_worker(
         registry=registry or open_registry(settings.kafka),
         worker=p.worker_id,
         user_events=p.score_user_events,
+        click_score=load_click_scorer(settings.model_dir) if p.score_user_events else None,
     )
     logs = changelogs(settings)
     config = WorkerConfig(

@@ -37,6 +37,7 @@ from fraudstream.pipeline.processor import (
     EncodeOutputs,
     Processor,
     Record,
+    ScoreBatch,
 )
 from fraudstream.pipeline.routes import (
     json_decode_transactions,
@@ -91,8 +92,12 @@ def build_processor(
     worker: str | None = None,
     keep_outputs: bool = False,
     user_events: bool = False,
+    click_score: ScoreBatch | None = None,
 ) -> Processor:
-    """The transactions route (and, with ``user_events``, the click-stream route)."""
+    """The transactions route (and, with ``user_events``, the click-stream route).
+
+    ``click_score`` scores user events (``clicks.load_click_scorer``); None: the placeholder.
+    """
     decode: DecodeMany
     enc_scored: EncodeOutputs
     enc_alert: EncodeMany
@@ -129,6 +134,7 @@ def build_processor(
         routes[topics.user_events] = user_event_route(
             input_topic=topics.user_events,
             output_topic=topics.user_events_scored,
+            score=click_score,
             decode=avro_decoder(serde_for(USER_EVENT, topics.user_events, registry)),
             encode=merge_encoder(
                 serde_for(SCORED_USER_EVENT, topics.user_events_scored, registry).encode_many

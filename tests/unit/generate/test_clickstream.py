@@ -18,6 +18,7 @@ from fraudstream.events.registry import InProcessRegistry
 from fraudstream.events.serde import AvroSerde
 from fraudstream.generate.clickstream import (
     EVENT_TYPES,
+    HUMAN_PACED,
     LABEL_HEADER,
     PRODUCT_EVENTS,
     ClickstreamConfig,
@@ -152,6 +153,8 @@ def test_bot_sessions_are_labelled_and_look_like_bots(events: list[LabelledEvent
         assert len({(e.is_fraud, e.scenario) for e in evs}) == 1
     for evs in bots.values():
         scenario = evs[0].scenario
+        if scenario in HUMAN_PACED:
+            continue  # test_human_paced_bots_hide_in_human_timing
         ts = [e.event["event_timestamp"] for e in evs]
         assert all(0 <= b - a <= 300 for a, b in itertools.pairwise(ts))
         if scenario == "checkout_hammer":
@@ -166,6 +169,44 @@ def test_bot_sessions_are_labelled_and_look_like_bots(events: list[LabelledEvent
     pay = [e for e in hammer if e["event_type"] != "ADD_TO_CART"]
     assert sum(e["status"] == "ERROR" for e in pay) / len(pay) > 0.6
     assert not any(e.is_fraud for e in stream(3000, seed=3, bot_session_probability=0.0))
+
+
+def test_human_paced_bots_hide_in_human_timing() -> None:
+    events = stream(10_000, seed=3, bot_session_probability=0.3, new_session_probability=0.05)
+    gen = ClickstreamGenerator(ClickstreamConfig(seed=3), start_time_ms=START)
+    by_session: dict[str, list[LabelledEvent]] = defaultdict(list)
+    for e in events:
+        if e.scenario in HUMAN_PACED:
+            by_session[e.event["session_id"]].append(e)
+    kinds = Counter(evs[0].scenario for evs in by_session.values())
+    assert kinds["account_farm"] >= 5 and kinds["slow_scraper"] >= 5
+    gaps = [
+        b.event["event_timestamp"] - a.event["event_timestamp"]
+        for evs in by_session.values()
+        for a, b in itertools.pairwise(evs)
+    ]
+    assert sorted(gaps)[len(gaps) // 2] > 1000  # a person's pace, not a script's
+    latencies = [e.event["request_latency_ms"] for evs in by_session.values() for e in evs]
+    assert max(latencies) > 1000
+    farm = [evs for evs in by_session.values() if evs[0].scenario == "account_farm"]
+    # many sessions behind a few farmed accounts (the event has no IP or device)
+    assert {evs[0].event["user_id"] for evs in farm} <= set(gen.farm_accounts)
+    assert len({evs[0].event["user_id"] for evs in farm}) < len(farm)
+    target = set(gen.target_products)
+    views = [e.event["product_id"] for evs in by_session.values() for e in evs
+             if e.scenario == "slow_scraper" and e.event["product_id"] is not None]  # fmt: skip
+    in_target = sum(p in target for p in views) / len(views)
+    assert 0.5 < in_target < 0.95  # mostly the campaign's segment, some noise
+    # mimicking bots draw event types as people do: every type occurs in some farm session
+    farm_types = Counter(e.event["event_type"] for evs in farm for e in evs)
+    assert set(farm_types) == set(EVENT_TYPES)
+
+
+def test_bot_weights_select_the_scripts() -> None:
+    only = stream(5000, seed=8, bot_session_probability=0.3, bot_weights=(0.0, 0.0, 0.0, 1.0))
+    assert {e.scenario for e in only if e.is_fraud} == {"slow_scraper"}
+    with pytest.raises(ValueError, match="bot_weights"):
+        ClickstreamConfig(bot_weights=(1.0, 1.0))
 
 
 def test_label_header_and_jsonl_record() -> None:

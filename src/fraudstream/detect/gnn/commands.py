@@ -76,13 +76,21 @@ def rings(
 
 @gnn_app.command("clickstream")
 def clickstream(
-    events: Annotated[int, typer.Option(help="Synthetic user events to generate.")] = 40_000,
+    events: Annotated[int, typer.Option(help="Synthetic user events to generate.")] = 150_000,
     seed: Annotated[int, typer.Option(help="Generator seed.")] = 11,
+    out: Annotated[Path, typer.Option(help="JSON result file.")] = Path(
+        "reports/gnn/clickstream.json"
+    ),
+    save: Annotated[
+        bool, typer.Option(help="Register + promote the model under <model-dir>/clickstream.")
+    ] = False,
+    model_dir: Annotated[Path, typer.Option(help="Model registry root.")] = Path("var/models"),
 ) -> None:
-    """Bot-session AUPRC of the user-session-product GNN on the click-stream generator."""
+    """Bot sessions found by the click-stream GNN (train on earlier events, serve the later)."""
     import json
 
-    from fraudstream.bench.gnn_clickstream import run
+    from fraudstream.bench.gnn_clickstream import main
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    typer.echo(json.dumps(run(events, seed), indent=2))
+    res = main(out, n_events=events, seed=seed, save_to=model_dir if save else None)
+    typer.echo(json.dumps(res, indent=2))
