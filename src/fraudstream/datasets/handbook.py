@@ -14,6 +14,12 @@ Two feature sets:
 * ``EXTENDED_FEATURES``: the baseline plus past-only amount deviations from the
   customer's own history, longer windows, delayed fraud counts per terminal and per
   customer, and a count of the customer's recent unusual amounts.
+* ``SELECTED_FEATURES``: the extended set plus the terminal's *known-fraud streak*
+  (``STREAK_FEATURES``): how many of its latest known transactions (older than the
+  delay) are all fraud, since when, and how long ago its last known legitimate one
+  was. A compromised terminal produces only frauds for a while; the streak's age
+  says how long it has, so an episode that has ended stops scoring high. Chosen on
+  the validation folds (docs/models.md).
 
 Every window ends at or before the transaction itself and every label-derived
 feature ends ``delay`` before it, so no feature sees the future or an unknown label.
@@ -28,12 +34,13 @@ import numpy as np
 import pandas as pd
 
 from fraudstream.datasets.base import Dataset, file_sha256, resolve_path
+from fraudstream.datasets.handbook_graph import GRAPH_FEATURES, add_graph_features
 from fraudstream.datasets.windows import EntityIndex
 
 log = logging.getLogger(__name__)
 
 FILENAME = "handbook_simulated-data-raw_all-days.csv.gz"
-FEATURE_VERSION = "hb-3"
+FEATURE_VERSION = "hb-4"
 DAY = 86_400.0
 DEFAULT_DELAY_DAYS = 7
 
@@ -68,6 +75,20 @@ EXTRA_FEATURES: tuple[str, ...] = (
 
 EXTENDED_FEATURES: tuple[str, ...] = BASELINE_FEATURES + EXTRA_FEATURES
 
+STREAK_FEATURES: tuple[str, ...] = (
+    "TERMINAL_ID_FRAUD_STREAK_N",
+    "TERMINAL_ID_FRAUD_STREAK_AGE",
+    "TERMINAL_ID_LAST_LEGIT_AGE",
+)
+
+SELECTED_FEATURES: tuple[str, ...] = EXTENDED_FEATURES + STREAK_FEATURES
+
+#: The selected set plus the customer-terminal graph features (``handbook_graph``).
+WITH_GRAPH_FEATURES: tuple[str, ...] = SELECTED_FEATURES + GRAPH_FEATURES
+
+#: How far back (beyond the delay) the streak features look, in days.
+STREAK_HORIZON_DAYS = 60
+
 
 def load_raw(datasets_dir: Path) -> pd.DataFrame:
     """The raw 1.75 M transactions, sorted by time."""
@@ -80,7 +101,7 @@ def load_raw(datasets_dir: Path) -> pd.DataFrame:
 
 
 def add_features(df: pd.DataFrame, delay_days: int = DEFAULT_DELAY_DAYS) -> pd.DataFrame:
-    """Add ``EXTENDED_FEATURES`` (which include the baseline) to a raw frame (in place).
+    """Add ``WITH_GRAPH_FEATURES`` (which include all others) to a raw frame (in place).
 
     Example:
         >>> raw = pd.DataFrame({
@@ -137,7 +158,9 @@ def add_features(df: pd.DataFrame, delay_days: int = DEFAULT_DELAY_DAYS) -> pd.D
         fraud, start=delay + 14 * DAY, end=delay
     )
 
-    term = EntityIndex.build(df["TERMINAL_ID"].to_numpy(), t, 120 * DAY)
+    term = EntityIndex.build(
+        df["TERMINAL_ID"].to_numpy(), t, delay + max(120, STREAK_HORIZON_DAYS) * DAY
+    )
     for w in (1, 7, 14, 30):
         n = term.window_sum(ones, start=delay + w * DAY, end=delay)
         f = term.window_sum(fraud, start=delay + w * DAY, end=delay)
@@ -147,7 +170,25 @@ def add_features(df: pd.DataFrame, delay_days: int = DEFAULT_DELAY_DAYS) -> pd.D
             df[f"TERMINAL_ID_NB_TX_{w}DAY_WINDOW"] = n
             df[f"TERMINAL_ID_NB_FRAUD_DELAYED_{w}DAY"] = f
     df["TERMINAL_ID_NB_TX_0DAY_TODAY"] = term.window_sum(ones, start=DAY, include_current=True)
+    _add_streak(df, term, fraud, delay)
+    # Customer-terminal graph signal (issue 5's comparison); not in SELECTED_FEATURES.
+    add_graph_features(df)
     return df
+
+
+def _add_streak(df: pd.DataFrame, term: EntityIndex, fraud: np.ndarray, delay: float) -> None:
+    """The terminal's run of known frauds since its last known legitimate transaction.
+
+    Only labels older than ``delay`` are read. Ages are in days, NaN when there is no
+    such transaction within ``STREAK_HORIZON_DAYS`` beyond the delay.
+    """
+    horizon = delay + STREAK_HORIZON_DAYS * DAY
+    legit_age = term.event_age(fraud == 0, start=horizon, end=delay)
+    since = np.where(np.isnan(legit_age), horizon, legit_age)
+    df["TERMINAL_ID_FRAUD_STREAK_N"] = term.window_sum(fraud, start=since, end=delay)
+    first = term.event_age(fraud > 0, start=since, end=delay, first=True)
+    df["TERMINAL_ID_FRAUD_STREAK_AGE"] = first / DAY
+    df["TERMINAL_ID_LAST_LEGIT_AGE"] = legit_age / DAY
 
 
 def load(
@@ -173,7 +214,7 @@ def load(
             tmp = cache.with_suffix(".tmp")
             df.to_pickle(tmp)
             tmp.replace(cache)
-    names = EXTENDED_FEATURES if extended else BASELINE_FEATURES
+    names = SELECTED_FEATURES if extended else BASELINE_FEATURES
     return Dataset(
         name="handbook",
         frame=df,

@@ -57,13 +57,15 @@ class EntityIndex:
         self,
         values: np.ndarray,
         *,
-        start: float,
-        end: float = 0.0,
+        start: float | np.ndarray,
+        end: float | np.ndarray = 0.0,
         include_current: bool = False,
     ) -> np.ndarray:
-        """Sum of ``values`` over each row's window, returned in the original row order."""
-        if start > self.span:
-            raise ValueError("window start exceeds the index's max_window")
+        """Sum of ``values`` over each row's window, returned in the original row order.
+
+        ``start`` and ``end`` are scalars or per-row arrays (in the original row order).
+        """
+        start, end = self._offsets(start), self._offsets(end)
         v = np.asarray(values, dtype=np.float64)[self.order]
         # Cumulative sums restart at every entity, so a row's window sum (and its
         # rounding) depends on that entity's earlier rows only, never on later ones.
@@ -80,6 +82,53 @@ class EntityIndex:
         out = np.empty(n, dtype=np.float64)
         out[self.order] = self._prefix(cg, hi) - self._prefix(cg, lo)
         return out
+
+    def event_age(
+        self,
+        events: np.ndarray,
+        *,
+        start: float | np.ndarray,
+        end: float | np.ndarray = 0.0,
+        first: bool = False,
+    ) -> np.ndarray:
+        """Age (``t_i - t_j``) of the latest (or ``first``) event row ``j`` in each window.
+
+        ``events`` is a boolean mask; rows with no event in ``[t_i - start, t_i - end)``
+        of their entity get NaN. ``start``/``end`` are scalars or per-row arrays. Used
+        for "how long has this terminal produced only known frauds".
+
+        Example:
+            >>> idx = EntityIndex.build(np.zeros(3), np.array([0.0, 5.0, 9.0]), 10.0)
+            >>> idx.event_age(np.array([True, True, False]), start=10.0).tolist()
+            [nan, 5.0, 4.0]
+        """
+        start, end = self._offsets(start), self._offsets(end)
+        ev = np.asarray(events, dtype=bool)[self.order]
+        keys = self.key[ev]
+        if first:
+            pos = np.searchsorted(keys, self.key - start, side="left")
+            ok = pos < keys.shape[0]
+            found = keys[np.minimum(pos, max(keys.shape[0] - 1, 0))] if keys.size else self.key
+            ok &= found < self.key - end
+        else:
+            pos = np.searchsorted(keys, self.key - end, side="left") - 1
+            ok = pos >= 0
+            found = keys[np.maximum(pos, 0)] if keys.size else self.key
+            ok &= found >= self.key - start
+        out = np.empty(self.key.shape[0], dtype=np.float64)
+        out[self.order] = np.where(ok, self.key - found, np.nan)
+        return out
+
+    def _offsets(self, offset: float | np.ndarray) -> np.ndarray | float:
+        """A scalar offset as is, a per-row one in sorted order; checked against the span."""
+        arr = np.asarray(offset, dtype=np.float64)
+        if arr.size and (np.nanmax(arr) > self.span or not np.all(np.isfinite(arr))):
+            raise ValueError("window offset is not finite or exceeds the index's max_window")
+        if arr.ndim == 0:
+            return float(arr)
+        if arr.shape != self.order.shape:
+            raise ValueError(f"{arr.shape[0]} offsets for {self.order.shape[0]} rows")
+        return arr[self.order]
 
     def _prefix(self, cg: np.ndarray, k: np.ndarray) -> np.ndarray:
         """Sum of the entity's sorted rows before position ``k`` (``k`` within the entity)."""

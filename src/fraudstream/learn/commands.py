@@ -108,7 +108,7 @@ def evaluate_command(
     s = _settings()
     report: dict[str, Any]
     if dataset == "handbook":
-        from fraudstream.learn.reports import handbook_report
+        from fraudstream.learn.handbook_report import handbook_report
 
         report = handbook_report(
             _load(dataset, None, None), seed=seed, train_days=train_days or [], online=online
