@@ -12,7 +12,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -91,7 +91,8 @@ def prepare(
         assert p.card_token is not None  # the model guarantees one of the two
         card_id, last4 = card_hash(card_key, "tok:" + p.card_token), None
     payment_id = new_payment_id()
-    event_time = p.event_time or now
+    # UTC, because SQLite's DateTime columns keep the wall-clock text without the offset.
+    event_time = p.event_time.astimezone(UTC) if p.event_time is not None else now
     event_ms = int(event_time.timestamp() * 1000)
     if p.event_time is not None:
         _check_event_time(event_ms, int(now.timestamp() * 1000))

@@ -24,17 +24,20 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, Table, delete, select
+from sqlalchemy import Engine, delete
 
+from fraudstream.api.ledger_sqlite import (
+    KEYS,
+    PAYMENTS,
+    LedgerDb,
+    SqlAlchemyLedgerDb,
+    SqliteLedgerDb,
+)
 from fraudstream.errors import ConflictError, FraudstreamError, StoreError
 from fraudstream.store.db import store_errors
-from fraudstream.store.models import IdempotencyKey, Payment, utcnow
-from fraudstream.store.repository import insert_new
+from fraudstream.store.models import utcnow
 
 logger = logging.getLogger(__name__)
-
-_KEYS: Table = IdempotencyKey.__table__  # type: ignore[assignment]
-_PAYMENTS: Table = Payment.__table__  # type: ignore[assignment]
 
 
 @dataclass(slots=True)
@@ -73,6 +76,8 @@ class IngestLedger:
             queue.SimpleQueue()
         )
         self._thread: threading.Thread | None = None
+        # SQLite: plain DBAPI statements on one connection (see ledger_sqlite).
+        self._sqlite = SqliteLedgerDb(engine) if engine.dialect.name == "sqlite" else None
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="ingest-ledger", daemon=True)
@@ -83,6 +88,8 @@ class IngestLedger:
             self._queue.put(None)
             self._thread.join(timeout=10)
             self._thread = None
+        if self._sqlite is not None:
+            self._sqlite.close()
 
     async def record(self, entries: list[Entry]) -> None:
         """Record ``entries``; on return each has ``payment_id``, ``created`` or ``error``."""
@@ -137,57 +144,62 @@ class IngestLedger:
 
     def write(self, entries: list[Entry]) -> None:
         """Record ``entries`` in one transaction (the writer thread calls this)."""
-        now = utcnow()
-        first: dict[str, Entry] = {}
-        for e in entries:
-            if e.idempotency_key is not None:
-                first.setdefault(e.idempotency_key, e)  # first entry per key wins in a batch
+        if self._sqlite is not None:
+            with self._sqlite.transaction() as db:
+                _write(db, entries)
+            return
         with store_errors("payment ledger write"), self.engine.begin() as conn:
-            stored: dict[str, tuple[str, str]] = {}
-            if first:
-                rows = [
-                    {
-                        "key": k,
-                        "request_hash": e.request_hash,
-                        "payment_id": e.payment["payment_id"],
-                        "created_at": now,
-                    }
-                    for k, e in first.items()
-                ]
-                won = insert_new(conn, _KEYS, rows, ["key"])
-                stored = {
-                    k: (e.request_hash, e.payment["payment_id"])
-                    for k, e in first.items()
-                    if k in won
-                }
-                lost = [k for k in first if k not in won]
-                if lost:  # keys seen in an earlier batch (replays or conflicts)
-                    lookup = select(_KEYS.c.key, _KEYS.c.request_hash, _KEYS.c.payment_id)
-                    for k, h, p in conn.execute(lookup.where(_KEYS.c.key.in_(lost))):
-                        stored[k] = (h, p)
-            new_payments = []
-            for e in entries:
-                pid = e.payment["payment_id"]
-                e.payment_id, e.created = pid, True
-                if e.idempotency_key is not None:
-                    h, stored_pid = stored[e.idempotency_key]
-                    if stored_pid != pid:
-                        e.created = False
-                        e.payment_id = stored_pid
-                        if h != e.request_hash:
-                            e.error = ConflictError(
-                                "Idempotency-Key was already used with a different request body"
-                            )
-                if e.created:
-                    new_payments.append(e.payment)
-            if new_payments:
-                insert_new(conn, _PAYMENTS, new_payments, ["payment_id"])
+            _write(SqlAlchemyLedgerDb(conn), entries)
 
     def forget(self, payment_ids: list[str]) -> None:
         """Undo recorded payments whose publication failed, so a retry publishes them."""
         with store_errors("payment ledger undo"), self.engine.begin() as conn:
-            conn.execute(delete(_KEYS).where(_KEYS.c.payment_id.in_(payment_ids)))
-            conn.execute(delete(_PAYMENTS).where(_PAYMENTS.c.payment_id.in_(payment_ids)))
+            conn.execute(delete(KEYS).where(KEYS.c.payment_id.in_(payment_ids)))
+            conn.execute(delete(PAYMENTS).where(PAYMENTS.c.payment_id.in_(payment_ids)))
+
+
+def _write(db: LedgerDb, entries: list[Entry]) -> None:
+    now = utcnow()
+    first: dict[str, Entry] = {}
+    for e in entries:
+        if e.idempotency_key is not None:
+            first.setdefault(e.idempotency_key, e)  # first entry per key wins in a batch
+    stored: dict[str, tuple[str, str]] = {}
+    if first:
+        rows = [
+            {
+                "key": k,
+                "request_hash": e.request_hash,
+                "payment_id": e.payment["payment_id"],
+                "created_at": now,
+            }
+            for k, e in first.items()
+        ]
+        won = db.insert_keys(rows)
+        stored = {
+            k: (e.request_hash, e.payment["payment_id"]) for k, e in first.items() if k in won
+        }
+        lost = [k for k in first if k not in won]
+        if lost:  # keys seen in an earlier batch (replays or conflicts)
+            for k, h, p in db.lookup_keys(lost):
+                stored[k] = (h, p)
+    new_payments = []
+    for e in entries:
+        pid = e.payment["payment_id"]
+        e.payment_id, e.created = pid, True
+        if e.idempotency_key is not None:
+            h, stored_pid = stored[e.idempotency_key]
+            if stored_pid != pid:
+                e.created = False
+                e.payment_id = stored_pid
+                if h != e.request_hash:
+                    e.error = ConflictError(
+                        "Idempotency-Key was already used with a different request body"
+                    )
+        if e.created:
+            new_payments.append(e.payment)
+    if new_payments:
+        db.insert_payments(new_payments)
 
 
 def _resolve(futs: list[asyncio.Future[None]]) -> None:

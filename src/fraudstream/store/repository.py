@@ -178,7 +178,7 @@ def insert_new(conn: Connection, table: Table, rows: Sequence[Row], key: Sequenc
     procs = _SQLITE_BINDS.get(cache_key)
     if procs is None:
         procs = _SQLITE_BINDS[cache_key] = [
-            table.c[c].type.bind_processor(conn.dialect) for c in cols
+            table.c[c].type.dialect_impl(conn.dialect).bind_processor(conn.dialect) for c in cols
         ]
     flat: list[Any] = []
     for r in rows:
