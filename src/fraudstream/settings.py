@@ -181,6 +181,12 @@ class DetectionSettings(BaseModel):
     explain_all: bool = False  # False: model reasons for REVIEW/BLOCK rows only (cheaper)
     max_events_per_key: int = Field(1024, ge=1)
     max_seen_per_card: int = Field(32, ge=1)
+    # The live-graph GNN signal (docs/gnn.md): FRAUDSTREAM_DETECTION__GRAPH=on.
+    graph: bool = False
+    graph_weight: float = Field(0.1, ge=0.0, le=1.0)  # blend weight of the GNN score
+    graph_model_dir: Path | None = None  # None: <model_dir>/live-gnn; no model: reasons only
+    graph_fanout: int = Field(16, ge=1)  # most recent neighbours sampled per node and hop
+    graph_max_neighbours: int = Field(32, ge=1, le=1024)
 
 
 class LearnSettings(BaseModel):

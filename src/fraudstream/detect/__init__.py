@@ -88,11 +88,18 @@ def load_detector(settings: Settings) -> EnsembleDetector:
     except ValueError as exc:
         raise ConfigError(f"detection settings: {exc}") from exc
     features = OnlineFeatures(max_events=d.max_events_per_key, max_seen=d.max_seen_per_card)
+    graph = None
+    if d.graph:  # the live-graph GNN signal (docs/gnn.md); torch is imported only then
+        from fraudstream.detect.gnn.serving import graph_signal_from_settings
+
+        graph = graph_signal_from_settings(settings)
     detector = EnsembleDetector(
         rules,
         models,
         policy,
         features,
+        extra_signal=graph,
+        extra_weight=d.graph_weight if graph is not None else 0.0,
         explain_top_k=d.explain_top_k,
         explain_all=d.explain_all,
     )

@@ -145,3 +145,23 @@ def test_capacity_grows_and_batch_reasons_match_per_record_reasons() -> None:
     fast = sig.batch_reasons(cards, linked, now)
     assert fast == [sig.reasons(r, now) for r in batch.records]
     assert any(r for r in fast)
+
+
+def test_seed_forward_equals_full_forward_on_the_sampled_subgraph() -> None:
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch_geometric")
+    from fraudstream.detect.gnn.live_model import seed_logits
+    from fraudstream.detect.gnn.node_classifier import FraudNodeClassifier
+
+    g = LiveGraph(LiveGraphConfig(max_neighbours=6))
+    g.update(_stream(3, 500))
+    torch.manual_seed(0)
+    model = FraudNodeClassifier(9, hidden_channels=8, num_layers=2).eval()
+    seeds = np.array([g.slot(f"card:c{i}") for i in range(0, 25, 2)])
+    nodes, ei, ends = g.sample_slots(seeds, hops=2, fanout=4)
+    assert ends[0] == seeds.size < ends[1] < ends[2] == nodes.size
+    with torch.inference_mode():
+        full = model(torch.from_numpy(g.x[nodes]), torch.from_numpy(ei))[: seeds.size]
+        fast = seed_logits(model, g.x[nodes], ei, ends)
+    torch.testing.assert_close(fast, full, atol=1e-5, rtol=1e-5)
+    assert full.std() > 0  # the check compares something

@@ -94,3 +94,69 @@ def clickstream(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     res = main(out, n_events=events, seed=seed, save_to=model_dir if save else None)
     typer.echo(json.dumps(res, indent=2))
+
+
+@gnn_app.command("train-live")
+def train_live(
+    out: Annotated[Path, typer.Option(help="Folder for the live model.")] = Path(
+        "var/models/live-gnn"
+    ),
+    events: Annotated[int, typer.Option(help="Generated history to train on.")] = 60_000,
+    seed: Annotated[int, typer.Option(help="Generator and training seed.")] = 5,
+) -> None:
+    """Train the live-graph GNN on generated history; the pipeline loads it (graph on)."""
+    import json
+
+    from fraudstream.bench.gnn_stage import train_live as run
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    typer.echo(json.dumps(run(out, events, seed), indent=2))
+
+
+@gnn_app.command("stage")
+def stage(
+    batches: Annotated[int, typer.Option(help="Timed batches of 256.")] = 400,
+    warm: Annotated[int, typer.Option(help="Events in the graph before timing.")] = 200_000,
+    memory_events: Annotated[
+        int, typer.Option(help="Events for the memory figure (0: skip).")
+    ] = 1_000_000,
+    model_dir: Annotated[
+        Path | None, typer.Option(help="Live model (default: untrained, served shape).")
+    ] = None,
+    pipeline: Annotated[
+        bool, typer.Option(help="Also run fraudstream score with the graph on a broker.")
+    ] = False,
+    rate: Annotated[int, typer.Option(help="Pipeline input rate (records/s).")] = 5000,
+    seconds: Annotated[float, typer.Option(help="Length of the fixed-rate run.")] = 30.0,
+    drain_records: Annotated[int, typer.Option(help="Drain-rate input (0: skip).")] = 100_000,
+    bootstrap: Annotated[
+        str | None, typer.Option(help="Kafka bootstrap; default: a throwaway local broker.")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="JSON result file.")] = Path("reports/gnn/stage.json"),
+) -> None:
+    """In-stream cost of the graph signal: stage p50/p99 per batch, memory, pipeline."""
+    import json
+
+    from fraudstream.bench import gnn_stage
+
+    logging.basicConfig(level=logging.WARNING)
+    res: dict[str, object] = {"stage": gnn_stage.stage_latency(warm, batches, model_dir=model_dir)}
+    typer.echo(json.dumps(res["stage"], indent=2))
+    if memory_events:
+        res["memory"] = gnn_stage.memory_after(memory_events)
+        typer.echo(json.dumps(res["memory"], indent=2))
+    if pipeline:
+        from fraudstream.bench.commands import broker
+
+        folder = model_dir
+        if folder is None:
+            folder = out.parent / "live-gnn"
+            typer.echo(json.dumps(gnn_stage.train_live(folder), indent=2))
+        with broker(bootstrap) as bs:
+            res["pipeline"] = gnn_stage.pipeline_with_graph(
+                bs, folder, rate=rate, seconds=seconds, drain_records=drain_records
+            )
+        typer.echo(json.dumps(res["pipeline"], indent=2))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(res, indent=2) + "\n")
+    typer.echo(f"wrote {out}")

@@ -112,7 +112,6 @@ class LiveGraph:
         (['card:c1', 'card:c2'], 3)
     """
 
-
     def __init__(self, config: LiveGraphConfig | None = None, capacity: int = 1024) -> None:
         self.config = config or LiveGraphConfig()
         self.now_ms = 0
@@ -264,29 +263,25 @@ class LiveGraph:
     def _apply(
         self, recs: Sequence[Mapping[str, Any]], t: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        index, new = self._index, self._new_slot
-        cards: list[int] = []
-        others: list[int] = []
-        amounts: list[float] = []
-        for r in recs:  # the only per-record Python work: key -> slot
-            key = f"card:{r['card_id']}"
-            s = index.get(key)
-            cards.append(new(key, 0) if s is None else s)
-            amounts.append(float(r.get("amount") or 0.0))
-            for fld, ntype, tid in _LINK_SPEC:
-                v = r.get(fld)
-                if v:
-                    key = f"{ntype}:{v}"
-                    s = index.get(key)
-                    others.append(new(key, tid) if s is None else s)
-                else:
-                    others.append(-1)
-        c = np.asarray(cards, np.int64)
-        o = np.asarray(others, np.int64).reshape(len(recs), len(LINKS))
+        get, new = self._index.get, self._new_slot
+        columns: list[list[int]] = []
+        # Column by column (comprehensions): the only per-record Python work, key -> slot.
+        for fld, ntype, tid in (("card_id", "card", 0), *_LINK_SPEC):
+            keys = [f"{ntype}:{v}" if (v := r.get(fld)) else None for r in recs]
+            got: list[int | None] = [get(k) if k is not None else -1 for k in keys]
+            if None in got:  # unseen keys get a slot, in record order
+                for i, s in enumerate(got):
+                    if s is None:
+                        k = keys[i] or ""
+                        s = get(k)
+                        got[i] = new(k, tid) if s is None else s
+            columns.append(got)  # type: ignore[arg-type]
+        c = np.asarray(columns[0], np.int64)
+        o = np.asarray(columns[1:], np.int64).T.reshape(len(recs), len(LINKS))
+        amt = np.asarray([float(r.get("amount") or 0.0) for r in recs], np.float64)
         if len(recs) == 0:
             return c, o
         self.now_ms = max(self.now_ms, int(t.max()))
-        amt = np.asarray(amounts, np.float64)
         m = o >= 0
         t_links = np.broadcast_to(t[:, None], o.shape)[m]
         touched = np.concatenate([c, o[m]])
@@ -403,13 +398,17 @@ class LiveGraph:
         """
         uniq = list(dict.fromkeys(seeds))
         slots = np.asarray([self.slot(k) for k in uniq], np.int64)
-        nodes, ei = self.sample_slots(slots, hops, fanout)
+        nodes, ei, _ = self.sample_slots(slots, hops, fanout)
         return uniq + self.keys_of(nodes[len(uniq) :]), ei
 
     def sample_slots(
         self, seeds: np.ndarray, hops: int = 2, fanout: int = 16
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`sample` over distinct slots (``-1``: unknown); returns slots, edge_index."""
+    ) -> tuple[np.ndarray, np.ndarray, list[int]]:
+        """:meth:`sample` over distinct slots (``-1``: unknown).
+
+        Returns:
+            slots, ``edge_index`` and the hop ends of :func:`~.live_ops.sample_khop`.
+        """
         min_t = (self.now_ms - int(self.config.edge_ttl_s * 1000)) // 1000 - _T0_S
         return sample_khop(self.nbr, self.nbr_t, self.deg, self._local,
                            np.asarray(seeds, np.int64), hops, fanout, min_t)  # fmt: skip

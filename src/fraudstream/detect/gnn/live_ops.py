@@ -43,6 +43,40 @@ def merge_rows(
     if owners.size == 0:
         return owners
     pos = np.arange(cap)
+    rows = nbr[owners]
+    valid = pos[None, :] < deg[owners][:, None]
+    o_old = np.broadcast_to(np.arange(owners.size)[:, None], valid.shape)[valid]
+    o_all = np.concatenate([o_old, np.searchsorted(owners, u)])
+    v_all = np.concatenate([rows[valid], v]).astype(np.int64)
+    t_all = np.concatenate([nbr_t[owners][valid], t])
+    s_all = np.concatenate(
+        [np.broadcast_to(pos[None, :], valid.shape)[valid], cap + np.arange(u.size)]
+    )
+    # Keep the most recent entry of each (owner, neighbour): old entries precede new
+    # ones and each part is in recency order per owner, so a stable sort suffices.
+    key = (o_all << 32) | v_all
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    last = np.ones(order.size, dtype=bool)
+    last[:-1] = key[1:] != key[:-1]
+    keep = order[last]
+    # Recency order per owner; the last ``cap`` survive.
+    keep = keep[np.argsort(o_all[keep] * (cap + u.size) + s_all[keep])]
+    o_k = o_all[keep]
+    counts = np.bincount(o_k, minlength=owners.size)
+    starts = np.cumsum(counts) - counts
+    rank = np.arange(keep.size) - starts[o_k]
+    drop = np.maximum(counts - cap, 0)[o_k]
+    alive = rank >= drop
+    keep = keep[alive]
+    rows_w = owners[o_k[alive]]
+    cols = rank[alive] - drop[alive]
+    nbr[owners] = -1
+    nbr[rows_w, cols] = v_all[keep]
+    nbr_t[rows_w, cols] = t_all[keep]
+    deg[owners] = np.minimum(counts, cap)
+    return owners
+    pos = np.arange(cap)
     old_deg = deg[owners].astype(np.int64)
     valid = pos[None, :] < old_deg[:, None]
     o_old = np.broadcast_to(np.arange(owners.size)[:, None], valid.shape)[valid]
@@ -85,7 +119,7 @@ def sample_khop(
     hops: int,
     fanout: int,
     min_t: int,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """The ``hops``-hop neighbourhood of ``seeds`` (distinct slots; ``-1``: no node).
 
     Per node, at most its ``fanout`` most recent neighbours with a link time of at
@@ -94,14 +128,16 @@ def sample_khop(
     exactly as a breadth-first walk over the rows would number them.
 
     Returns:
-        slots of the subgraph's nodes (seeds first; ``-1`` kept for unknown seeds)
-        and the int64 ``edge_index [2, E]`` over their positions, both directions.
+        slots of the subgraph's nodes (seeds first; ``-1`` kept for unknown seeds),
+        the int64 ``edge_index [2, E]`` over their positions, both directions, and
+        ``ends``: ``ends[k]`` nodes lie within ``k`` hops (``ends[0]`` = seeds).
     """
     cap = nbr.shape[1]
     nodes = [seeds]
     known = seeds >= 0
     local[seeds[known]] = np.nonzero(known)[0]
     count = seeds.size
+    ends = [count]
     frontier = seeds[known]
     src: list[np.ndarray] = []
     dst: list[np.ndarray] = []
@@ -119,10 +155,15 @@ def sample_khop(
             nb = nb[ok].astype(np.int64)
             owner = np.broadcast_to(local[frontier][:, None], ok.shape)[ok]
             fresh = nb[local[nb] < 0]
-            uniq, first = np.unique(fresh, return_index=True)
-            new = uniq[np.argsort(first, kind="stable")]
+            # First occurrences without a sort: each slot keeps the largest mark -2 - i,
+            # that of its first index i.
+            rank = -2 - np.arange(fresh.size)
+            local[fresh] = np.iinfo(np.int64).min
+            np.maximum.at(local, fresh, rank)
+            new = fresh[local[fresh] == rank]
             local[new] = count + np.arange(new.size)
             count += new.size
+            ends.append(count)
             nodes.append(new)
             src.append(local[nb])
             dst.append(owner)
@@ -134,4 +175,5 @@ def sample_khop(
     s = np.concatenate(src) if src else np.zeros(0, np.int64)
     t = np.concatenate(dst) if dst else np.zeros(0, np.int64)
     ei = np.stack([np.concatenate([s, t]), np.concatenate([t, s])]).astype(np.int64)
-    return all_nodes, ei
+    ends += [count] * (hops + 1 - len(ends))
+    return all_nodes, ei, ends

@@ -87,13 +87,14 @@ class GraphSignal:
             return np.zeros(slots.shape[0])
         import torch
 
+        from fraudstream.detect.gnn.live_model import seed_logits
+
         uniq, inv = np.unique(slots, return_inverse=True)
-        nodes, ei = self.graph.sample_slots(uniq, hops=self.hops, fanout=self.fanout)
+        nodes, ei, ends = self.graph.sample_slots(uniq, hops=self.hops, fanout=self.fanout)
         x = self.graph.x[np.maximum(nodes, 0)]
         x[nodes < 0] = 0.0
         with torch.inference_mode():
-            logits = self.model(torch.from_numpy(x), torch.from_numpy(ei))[: uniq.size]
-            p = torch.sigmoid(logits).double().numpy()
+            p = torch.sigmoid(seed_logits(self.model, x, ei, ends)).double().numpy()
         return np.asarray(p[inv], dtype=np.float64)
 
     def batch_reasons(self, cards: np.ndarray, linked: np.ndarray, now_ms: int) -> list[list[str]]:
