@@ -21,6 +21,7 @@ from fraudstream.features.keyed import (
     running_sums,
     window_block,
 )
+from fraudstream.features.native import seen_update_c
 from fraudstream.features.state import (
     CARD,
     EMPTY_CARD,
@@ -44,7 +45,21 @@ _PREFIX = f"{STATE_PREFIX}card/"
 def _seen_update(
     gid: np.ndarray, t: np.ndarray, val: np.ndarray, cap: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Distinct (group, value) with their last-seen time, the ``cap`` most recent per group."""
+    """Distinct (group, value) with their last-seen time, the ``cap`` most recent per group.
+
+    Ordered by group, time, value; value 0 (missing) is skipped. The C twin
+    (:func:`~fraudstream.features.native.seen_update_c`) gives the same arrays.
+    """
+    fast = seen_update_c(gid, t, val, cap)
+    if fast is not None:
+        return fast
+    return seen_update_sorted(gid, t, val, cap)
+
+
+def seen_update_sorted(
+    gid: np.ndarray, t: np.ndarray, val: np.ndarray, cap: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_seen_update` with numpy sorts only (the fallback, and the tests' reference)."""
     m = val != 0
     g, tt, v = gid[m], t[m], val[m]
     o = np.lexsort((tt, v, g))

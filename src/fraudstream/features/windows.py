@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fraudstream.features.native import prev_same_c
+
 
 @dataclass(frozen=True, slots=True)
 class WindowResult:
@@ -73,7 +75,19 @@ def segmented_cummax(gid: np.ndarray, t: np.ndarray) -> np.ndarray:
 
 
 def prev_same(gid: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Index of the previous row with the same (group, value), or -1."""
+    """Index of the previous row with the same (group, value), or -1.
+
+    Integer groups and int64 values (the hashes of merchants, countries, devices)
+    go through a hash table in C (:func:`~fraudstream.features.native.prev_same_c`);
+    anything else, or a machine without a C compiler, through
+    :func:`prev_same_sorted`. Same answer.
+    """
+    fast = prev_same_c(gid, values)
+    return fast if fast is not None else prev_same_sorted(gid, values)
+
+
+def prev_same_sorted(gid: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """:func:`prev_same` with numpy sorts only (the fallback, and the tests' reference)."""
     n = gid.shape[0]
     order = np.lexsort((values, gid))  # stable: ties keep row order
     g, v = gid[order], values[order]

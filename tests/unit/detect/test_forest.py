@@ -75,8 +75,7 @@ def test_fallback_to_xgboost_without_a_compiler(
 ) -> None:
     x, _ = data(n=300, seed=3)
     with_walker = model.predict(x), model.explain(x)
-    monkeypatch.setattr(forest_mod, "_lib", None)
-    monkeypatch.setattr(forest_mod, "_lib_failed", True)
+    monkeypatch.setattr(forest_mod, "ENABLED", False)
     clone = pickle.loads(pickle.dumps(model))
     assert clone.forest() is None
     assert np.array_equal(clone.predict(x), with_walker[0])

@@ -173,3 +173,14 @@ def test_calibration_is_monotone_and_close_to_frequencies(method: str) -> None:
 def test_calibration_refuses_one_class_slice() -> None:
     with pytest.raises(ValidationError):
         Calibrator().fit(np.array([0.1, 0.2]), np.array([0, 0]))
+
+
+def test_isotonic_fast_path_equals_sklearn_predict() -> None:
+    from fraudstream.detect.models.calibration import _isotonic
+
+    rng = np.random.default_rng(3)
+    s = rng.random(2000)
+    c = Calibrator("isotonic").fit(s, (rng.random(2000) < s**2).astype(int))
+    assert c._iso is not None
+    for probe in (rng.random(500), rng.random(500) ** 6, np.array([-1.0, 0.0, 1.0, 2.0])):
+        assert np.array_equal(_isotonic(c._iso, probe), c._iso.predict(probe))

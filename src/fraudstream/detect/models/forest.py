@@ -7,7 +7,8 @@ in one flat array, a block of 64 rows advanced level by level through each tree
 (independent chains the CPU overlaps), leaves looping onto themselves so every
 row takes the same number of steps. It also computes the approximate (Saabas)
 per-feature contributions of ``pred_contribs=True, approx_contribs=True`` for
-the reason codes, without XGBoost's fixed cost per call.
+the reason codes, without XGBoost's fixed cost per call (compiled and cached by
+:mod:`fraudstream.detect.native`).
 
 The arithmetic is XGBoost's: features compared as float32 (``x < threshold`` goes
 left, NaN takes the learned default), leaf values added in float32 tree by tree
@@ -15,24 +16,19 @@ onto the base margin, node means weighted by the hessian sums. :meth:`CompiledFo
 checks the margins and contributions against XGBoost on probe rows drawn around
 the model's own thresholds and returns None (the caller keeps XGBoost) if they
 differ, if the model has categorical splits or is not a binary ``gbtree``, or if
-no C compiler is available. The kernel is compiled once per machine into a
-private cache directory (about a second with ``cc -O2``).
+no C compiler is available.
 """
 
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import json
 import logging
-import os
-import shutil
-import subprocess
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from fraudstream.detect.native import load_kernel, ptr
 
 log = logging.getLogger(__name__)
 
@@ -131,58 +127,18 @@ void fs_contrib(const float *x, int64_t n, int64_t nf, const node_t *nodes, cons
 }
 """
 
-# No -ffast-math: NaN tests and float32 rounding must stay XGBoost's.
-_FLAGS = ("-O3", "-std=c99", "-ffp-contract=off", "-shared", "-fPIC")
-_lib: ctypes.CDLL | None = None
-_lib_failed = False
+_P, _I64, _F32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float
+_SIGNATURES: dict[str, tuple[list[Any], Any]] = {
+    "fs_predict": ([_P, _I64, _I64, _P, _P, _P, _P, _I64, _F32, ctypes.c_int32, _P], None),
+    "fs_contrib": ([_P, _I64, _I64, _P, _P, _P, _P, _I64, _F32, _P, _P], None),
+}
+# Tests switch the walker off here to exercise the XGBoost fallback.
+ENABLED = True
 
 
 def _kernel() -> ctypes.CDLL | None:
-    """The compiled kernel, built on first use and cached per user; None without a compiler."""
-    global _lib, _lib_failed
-    if _lib is not None or _lib_failed:
-        return _lib
-    try:
-        _lib = _load(_compile())
-    except (OSError, subprocess.SubprocessError) as exc:
-        log.warning("compiled forest unavailable (%s): XGBoost predicts instead", exc)
-        _lib_failed = True
-    return _lib
-
-
-def _compile() -> Path:
-    digest = hashlib.sha256((_SOURCE + " ".join(_FLAGS)).encode()).hexdigest()[:16]
-    cache = Path(tempfile.gettempdir()) / f"fraudstream-forest-{os.getuid()}"
-    cache.mkdir(mode=0o700, exist_ok=True)
-    if cache.stat().st_uid != os.getuid():
-        raise OSError(f"{cache} belongs to another user")
-    lib = cache / f"forest-{digest}.so"
-    if lib.is_file():
-        return lib
-    cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
-    if cc is None:
-        raise OSError("no C compiler (cc, gcc, clang) on PATH")
-    with tempfile.TemporaryDirectory(dir=cache) as tmp:
-        src, out = Path(tmp) / "forest.c", Path(tmp) / "forest.so"
-        src.write_text(_SOURCE)
-        cmd = [cc, *_FLAGS, "-o", str(out), str(src)]
-        subprocess.run(cmd, check=True, capture_output=True, timeout=120)
-        out.replace(lib)  # atomic: a concurrent builder writes the same bytes
-    return lib
-
-
-def _load(path: Path) -> ctypes.CDLL:
-    lib = ctypes.CDLL(str(path))
-    p, i64, f32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float
-    lib.fs_predict.argtypes = [p, i64, i64, p, p, p, p, i64, f32, ctypes.c_int32, p]
-    lib.fs_predict.restype = None
-    lib.fs_contrib.argtypes = [p, i64, i64, p, p, p, p, i64, f32, p, p]
-    lib.fs_contrib.restype = None
-    return lib
-
-
-def _ptr(a: np.ndarray) -> int:
-    return int(a.ctypes.data)
+    """The compiled walker, or None (no compiler, or switched off)."""
+    return load_kernel("forest", _SOURCE, _SIGNATURES) if ENABLED else None
 
 
 class CompiledForest:
@@ -260,9 +216,9 @@ class CompiledForest:
         out = np.empty(x32.shape[0], dtype=np.float32)
         lib = _kernel()
         assert lib is not None  # build() checked
-        lib.fs_predict(_ptr(x32), x32.shape[0], self.n_features, _ptr(self.nodes),
-                       _ptr(self.value), _ptr(self.roots), _ptr(self.depth), self.n_trees,
-                       self.base_margin, int(probability), _ptr(out))  # fmt: skip
+        lib.fs_predict(ptr(x32), x32.shape[0], self.n_features, ptr(self.nodes),
+                       ptr(self.value), ptr(self.roots), ptr(self.depth), self.n_trees,
+                       self.base_margin, int(probability), ptr(out))  # fmt: skip
         return out
 
     def margin(self, x: np.ndarray) -> np.ndarray:
@@ -280,10 +236,10 @@ class CompiledForest:
         scratch = np.zeros(self.n_features, dtype=np.float32)
         lib = _kernel()
         assert lib is not None
-        lib.fs_contrib(_ptr(x32), x32.shape[0], self.n_features, _ptr(self.nodes),
-                       _ptr(self.mean), _ptr(self.roots), _ptr(self.depth), self.n_trees,
+        lib.fs_contrib(ptr(x32), x32.shape[0], self.n_features, ptr(self.nodes),
+                       ptr(self.mean), ptr(self.roots), ptr(self.depth), self.n_trees,
                        self.base_margin,
-                       _ptr(out), _ptr(scratch))  # fmt: skip
+                       ptr(out), ptr(scratch))  # fmt: skip
         return out
 
     def probe_rows(self, n: int = 256, seed: int = 0) -> np.ndarray:
