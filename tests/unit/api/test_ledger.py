@@ -168,3 +168,21 @@ def test_the_fast_datetime_text_is_the_dialects_own() -> None:
         datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
     ):
         assert _sqlite_datetime(value) == process(value)
+
+
+def test_checkpoints_run_off_the_ledger_thread_and_keep_the_wal_bounded(engine: Engine) -> None:
+    from fraudstream.api.ledger_sqlite import LEDGER_WAL_PAGES
+
+    ledger = IngestLedger(engine)
+    assert ledger._checkpointer is not None and ledger._sqlite is not None
+    for i in range(20):
+        ledger.write([_entry(f"p-{i}-{j}", f"k:{i}-{j}") for j in range(8)])
+    conn = ledger._sqlite._connect()
+    # Its commits do not checkpoint at SQLite's 1,000 pages, only past the bound.
+    assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == LEDGER_WAL_PAGES
+    db_file = Path(str(engine.url.database))
+    before = db_file.stat().st_size  # the new pages are only in the WAL so far
+    ledger._checkpointer.checkpoint()
+    assert db_file.stat().st_size > before  # the background checkpoint copied them in
+    with engine.connect() as other:
+        assert other.execute(text("SELECT count(*) FROM payments")).scalar_one() == 160
