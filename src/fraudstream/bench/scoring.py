@@ -257,7 +257,8 @@ def stage_times(
         marks.append(mark())
         rr = ruleset.evaluate(x, b)
         marks.append(mark())
-        xm = x[:, det.models.columns] if model is not None else x
+        cols = det.models.columns
+        xm = x[:, cols] if model is not None and cols != list(range(x.shape[1])) else x
         score = model.predict(xm) if model is not None else rr.rule_score
         marks.append(mark())
         res = det.policy.decide(score, rr, event_time_ms=b.col("event_time"))

@@ -94,7 +94,9 @@ class EnsembleDetector:
         x = self.features.transform(batch, state)
         rules = ruleset.evaluate(x, batch)
         if model is not None:
-            x_model = x[:, self.models.columns]
+            cols = self.models.columns
+            # A model on the whole contract (the usual case) reads x itself, not a copy.
+            x_model = x if cols == list(range(x.shape[1])) else x[:, cols]
             score = _checked(model.predict(x_model), len(batch), model.version)
             version = model.version
         else:

@@ -34,8 +34,10 @@ def as_matrix(x: Any, feature_names: tuple[str, ...]) -> np.ndarray:
             f"got shape {arr.shape}",
             field="features",
         )
-    if not np.all(np.isfinite(arr)):
-        arr = np.where(np.isfinite(arr), arr, np.nan)
+    # NaN (missing) is common and stays as it is; only an infinity needs a copy.
+    inf = np.isinf(arr)
+    if inf.any():
+        arr = np.where(inf, np.nan, arr)
     return arr
 
 
