@@ -209,6 +209,7 @@ def measure_latency(
         time.sleep(1.0)
         # Kafka timestamps are whole ms; the warm-up ended over a second ago.
         body_start_ms = time.time() * 1000 - 500
+        wait0 = runqueue_wait_s(worker.pid)
         sent_s = _drive(producer, s.topics.transactions, body, encode, rate)
         producer.flush(30)
         deadline = time.monotonic() + 60
@@ -217,6 +218,7 @@ def measure_latency(
                 raise TimeoutError("worker did not commit the whole input")
             time.sleep(0.2)
         time.sleep(1.0)  # the reader sees the last commit a few ms after it
+        wait1 = runqueue_wait_s(worker.pid)
     finally:
         stop.set()
         reader.join(30)
@@ -234,10 +236,24 @@ def measure_latency(
         "p99_ms": round(float(np.percentile(arr, 99)), 1),
         "max_ms": round(float(arr.max()), 1),
         "load_avg_1m": round(os.getloadavg()[0], 2),
+        # Seconds the worker's threads were runnable but waited for a CPU during the
+        # run: how far the machine, not the pipeline, set the figures.
+        "worker_cpu_wait_s": None if wait0 is None or wait1 is None else round(wait1 - wait0, 2),
     }
     if trace:
         out["stages"] = stage_summary(worker_log)
     return out
+
+
+def runqueue_wait_s(pid: int) -> float | None:
+    """Total run-queue wait of all threads of ``pid`` (``/proc/*/schedstat``), or None."""
+    total = 0
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            total += int((task / "schedstat").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+    return total / 1e9
 
 
 def _drive(producer: Any, topic: str, recs: list[dict[str, Any]], encode: Any, rate: int) -> float:

@@ -26,3 +26,13 @@ def test_stage_summary_skips_the_first_tenth(tmp_path: Path) -> None:
     got = stage_summary(log)
     assert got["commit_ms"] == {"p50": 2.0, "p99": 2.0}
     assert PARTS == ("throughput", "baseline", "scaling", "latency")
+
+
+def test_runqueue_wait_reads_this_process_and_none_for_a_missing_one() -> None:
+    import os
+
+    from fraudstream.bench.pipeline import runqueue_wait_s
+
+    got = runqueue_wait_s(os.getpid())
+    assert got is not None and got >= 0.0
+    assert runqueue_wait_s(2**22 + 12345) is None  # above pid_max: never a process
