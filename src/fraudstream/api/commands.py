@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 GC_GEN0_THRESHOLD = 20_000
+GIL_SWITCH_INTERVAL_S = 0.0005
 
 
 def api_command(
@@ -27,12 +28,17 @@ def api_command(
     )
     # httptools with header and body in one send() (see fraudstream.api.server).
     import gc
+    import sys
 
     from fraudstream.api.server import CoalescingHttpToolsProtocol
 
     # A request allocates a few hundred short-lived containers; with the default
     # threshold (700) the young generation was collected about once per request.
     gc.set_threshold(GC_GEN0_THRESHOLD, 20, 20)
+    # The ledger thread needs the GIL back after each SQLite call; while the event
+    # loop is busy it waited up to the default 5 ms switch interval for it, and
+    # every request of its batch with it.
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
 
     uvicorn.run(
         create_app(settings),
