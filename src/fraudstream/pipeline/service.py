@@ -121,10 +121,10 @@ def run_worker(
         ensure_topics(bus, settings)
     worker = make_worker(bus, settings, detector=detector)
     logger.info(
-        "worker %s joining group %s (transactional id %s)",
+        "worker %s joining group %s (transactional ids %s)",
         settings.pipeline.worker_id,
         settings.pipeline.group_id,
-        worker.cfg.transactional_id,
+        ", ".join(worker.cfg.transactional_ids),
     )
     stats = worker.run(stop, idle_exit_s=idle_exit_s)
     logger.info("worker %s stopped (%s): %s", settings.pipeline.worker_id, stats.exit_reason, stats)
