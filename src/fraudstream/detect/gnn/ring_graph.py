@@ -51,6 +51,8 @@ TX_TYPES = ("PURCHASE", "TRANSFER", "CASH_OUT")
 TX_DIM = 1 + len(CHANNELS) + len(TX_TYPES)
 _HOUR_MS = 3_600_000
 _DAY_MS = 24 * _HOUR_MS
+_ZEROS = [0.0] * NODE_DIM
+_LOG1P = [math.log1p(i) for i in range(256)]  # neighbour counts are capped by max_neighbours
 
 
 @dataclass(slots=True)
@@ -58,7 +60,7 @@ class RingGraphConfig:
     """Bounds: neighbours kept per node and relation (least recent dropped), edge TTL,
     and the sampler's fan-out per hop."""
 
-    max_neighbours: int = 32
+    max_neighbours: int = 32  # at most 255 (the log-count table below)
     edge_ttl_s: float = 7 * 86_400.0
     fanout: tuple[int, ...] = (10, 5)
 
@@ -123,6 +125,8 @@ class RingGraph:
 
     def __init__(self, config: RingGraphConfig | None = None) -> None:
         self.config = config or RingGraphConfig()
+        if not 1 <= self.config.max_neighbours <= 255:
+            raise ValidationError("max_neighbours must be in [1, 255]", field="max_neighbours")
         self.nodes: dict[str, _Node] = {}
         self.now_ms = 0
 
@@ -173,36 +177,51 @@ class RingGraph:
 
     def features(self, key: str) -> np.ndarray:
         """float32 ``[NODE_DIM]`` of one node as of ``now_ms`` (zeros if unknown)."""
-        out = np.zeros(NODE_DIM, dtype=np.float32)
+        return np.asarray(self._feature_row(key), dtype=np.float32)
+
+    def features_of(self, keys: Sequence[str]) -> np.ndarray:
+        """float32 ``[len(keys), NODE_DIM]``, one row per key (see :meth:`features`)."""
+        if not keys:
+            return np.zeros((0, NODE_DIM), dtype=np.float32)
+        return np.array([self._feature_row(k) for k in keys], dtype=np.float32)
+
+    def _feature_row(self, key: str) -> list[float]:
         node = self.nodes.get(key)
         if node is None:
-            return out
+            return _ZEROS
         now = self.now_ms
         ttl = now - int(self.config.edge_ttl_s * 1000)
-        out[0] = math.log1p(node.tx)
-        out[1] = math.log1p(node.amount / max(node.tx, 1))
-        out[2] = math.log1p((now - node.first) / _HOUR_MS)
-        out[3] = math.log1p((now - node.last) / _HOUR_MS)
-        for j, rel in enumerate(RELATIONS):
+        day, hour = now - _DAY_MS, now - _HOUR_MS
+        log = math.log1p
+        row = [
+            log(node.tx),
+            log(node.amount / max(node.tx, 1)),
+            log((now - node.first) / _HOUR_MS),
+            log((now - node.last) / _HOUR_MS),
+        ]
+        for rel in RELATIONS:
             d = node.nbrs.get(rel)
-            if not d:
-                continue
             n_all = n_day = n_hour = 0
-            for k in reversed(d):  # most recent first: stop at the first expired link
-                t = d[k]
-                if t < ttl:
-                    break
-                n_all += 1
-                n_day += t >= now - _DAY_MS
-                n_hour += t >= now - _HOUR_MS
-            out[4 + 3 * j : 7 + 3 * j] = (math.log1p(n_all), math.log1p(n_day), math.log1p(n_hour))
-        base = 4 + 3 * len(RELATIONS)
+            if d:
+                for k in reversed(d):  # most recent first: stop at the first expired link
+                    t = d[k]
+                    if t < ttl:
+                        break
+                    n_all += 1
+                    if t >= day:
+                        n_day += 1
+                        n_hour += t >= hour
+            row += (_LOG1P[n_all], _LOG1P[n_day], _LOG1P[n_hour])
         if node.in_n:
-            out[base] = math.log1p(node.in_n)
-            out[base + 1] = 1.0
-            out[base + 2] = math.log1p((now - node.in_last) / 60_000)
-            out[base + 3] = math.log1p(node.in_amount)
-        return out
+            row += (
+                log(node.in_n),
+                1.0,
+                log((now - node.in_last) / 60_000),
+                log(node.in_amount),
+            )
+        else:
+            row += (0.0, 0.0, 0.0, 0.0)
+        return row
 
     def sample(self, records: Sequence[Mapping[str, Any]]) -> HeteroSample:
         """The batch's endpoints and their ``len(fanout)``-hop typed neighbourhood."""
@@ -250,9 +269,7 @@ class RingGraph:
                         edges[("card", rel, rel_type[rel])].add((c, o))
             frontier = nxt
         x = {
-            t: np.stack([self.features(k) for k in keys[t]])
-            if keys[t]
-            else np.zeros((0, NODE_DIM), np.float32)
+            t: self.features_of(keys[t]) if keys[t] else np.zeros((0, NODE_DIM), np.float32)
             for t in NODE_TYPES
         }
         ei: dict[tuple[str, str, str], np.ndarray] = {}
