@@ -167,9 +167,43 @@ def run(
     return out
 
 
-def main(out_path: Path, **kwargs: Any) -> dict[str, Any]:
+def memory_curve(n_events: int, seed: int = 11, points: int = 5) -> list[dict[str, Any]]:
+    """Live-graph size while ``n_events`` stream through it (no model: the graph alone).
+
+    The benchmark's traffic (100 events/s of event time): the store should level off once
+    the stream is longer than the session time-to-live (30 min = 180,000 events).
+    """
+    from fraudstream.detect.gnn.click_graph import DictStore, GraphLimits
+    from fraudstream.detect.gnn.clickstream import replay_batches
+    from fraudstream.generate.clickstream import ClickstreamConfig, ClickstreamGenerator
+
+    cfg = ClickstreamConfig(
+        seed=seed, bot_session_probability=0.05, returning_user_probability=0.2,
+        new_session_probability=0.05,
+    )  # fmt: skip
+    gen = ClickstreamGenerator(cfg, start_time_ms=1_767_225_600_000)
+    store, limits, out = DictStore(), GraphLimits(), []
+    step = max(1, n_events // points)
+    c0 = time.process_time()
+    for done in range(step, n_events + 1, step):
+        for _ in replay_batches([e.event for e in gen.take(step)], store, limits, 256):
+            pass
+        kinds = {k: sum(1 for key in store if key[0] == k) for k in "spu"}
+        size = sum(len(k) + len(v) for k, v in store.items())
+        out.append({
+            "events": done, "nodes": len(store), "sessions": kinds["s"], "products": kinds["p"],
+            "users": kinds["u"], "store_mb": round(size / 1e6, 2),
+            "cpu_s": round(time.process_time() - c0, 1),
+        })  # fmt: skip
+        logger.info("live click graph: %s", out[-1])
+    return out
+
+
+def main(out_path: Path, memory_events: int = 0, **kwargs: Any) -> dict[str, Any]:
     """Run and write the JSON result."""
     res = run(**kwargs)
+    if memory_events:
+        res["memory_curve"] = memory_curve(memory_events, kwargs.get("seed", 11))
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(res, indent=2), encoding="utf-8")
     return res

@@ -206,7 +206,7 @@ def test_bot_weights_select_the_scripts() -> None:
     only = stream(5000, seed=8, bot_session_probability=0.3, bot_weights=(0.0, 0.0, 0.0, 1.0))
     assert {e.scenario for e in only if e.is_fraud} == {"slow_scraper"}
     with pytest.raises(ValueError, match="bot_weights"):
-        ClickstreamConfig(bot_weights=(1.0, 1.0))
+        ClickstreamConfig(bot_weights=(1.0, 1.0))  # type: ignore[arg-type]
 
 
 def test_label_header_and_jsonl_record() -> None:

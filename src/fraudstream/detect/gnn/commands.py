@@ -87,6 +87,9 @@ def clickstream(
         bool, typer.Option(help="Register + promote the model under <model-dir>/clickstream.")
     ] = False,
     model_dir: Annotated[Path, typer.Option(help="Model registry root.")] = Path("var/models"),
+    memory_events: Annotated[
+        int, typer.Option(help="Also stream this many events through the graph alone (memory).")
+    ] = 0,
 ) -> None:
     """Bot sessions found by the click-stream GNN (train on earlier events, serve the later)."""
     import json
@@ -94,7 +97,7 @@ def clickstream(
     from fraudstream.bench.gnn_clickstream import main
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    res = main(out, n_events=events, seed=seed, save_to=model_dir if save else None)
+    res = main(out, memory_events, n_events=events, seed=seed, save_to=model_dir if save else None)
     typer.echo(json.dumps(res, indent=2))
 
 
