@@ -96,6 +96,42 @@ def process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def thread_times(pid: int) -> dict[str, tuple[float, float]]:
+    """(CPU s, run-queue wait s) per thread group of process ``pid``: ``event_loop`` (the
+    main thread), ``librdkafka`` (its ``rdk:*`` threads), ``other`` (the ledger's and the
+    rest), from ``/proc/<pid>/task/*/schedstat``. The wait is time spent runnable but not
+    running: what a busy machine adds to every request."""
+    out: dict[str, tuple[float, float]] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            comm = (task / "comm").read_text().strip()
+            run_ns, wait_ns, _ = (task / "schedstat").read_text().split()
+        except (OSError, ValueError):
+            continue  # the thread exited meanwhile
+        group = (
+            "event_loop"
+            if task.name == str(pid)
+            else "librdkafka"
+            if comm.startswith("rdk:")
+            else "other"
+        )
+        cpu, wait = out.get(group, (0.0, 0.0))
+        out[group] = (cpu + int(run_ns) / 1e9, wait + int(wait_ns) / 1e9)
+    return out
+
+
+def _per_request_us(
+    before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]], n: int
+) -> dict[str, dict[str, int]]:
+    return {
+        g: {
+            "cpu_us": round((c - before.get(g, (0.0, 0.0))[0]) * 1e6 / max(n, 1)),
+            "runqueue_wait_us": round((w - before.get(g, (0.0, 0.0))[1]) * 1e6 / max(n, 1)),
+        }
+        for g, (c, w) in sorted(after.items())
+    }
+
+
 def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 90.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -157,6 +193,7 @@ def run_ingest_bench(
             )
         before = _payments(db_url)
         cpu_before = process_cpu_s(proc.pid)
+        threads_before = thread_times(proc.pid)
         res = subprocess.run(
             [*wrk_base, f"-d{duration_s}s", url, "--", f"run{os.getpid()}"],
             capture_output=True,
@@ -165,6 +202,9 @@ def run_ingest_bench(
         )
         figures = parse_wrk(res.stdout)
         cpu_s = process_cpu_s(proc.pid) - cpu_before
+        per_thread = _per_request_us(
+            threads_before, thread_times(proc.pid), figures.get("requests", 1)
+        )
         time.sleep(0.5)
         recorded = _payments(db_url) - before
     finally:
@@ -184,6 +224,7 @@ def run_ingest_bench(
             # CPU the server spent per request (all its threads): 1e6 / this is the rate
             # one uncontended core could sustain, whatever else the machine was doing.
             "server_cpu_us_per_request": round(cpu_s * 1e6 / max(figures.get("requests", 1), 1)),
+            "server_threads_per_request": per_thread,
             "load_average_1m": os.getloadavg()[0],
             "wrk_output": res.stdout,
         }
