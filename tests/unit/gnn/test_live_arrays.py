@@ -51,13 +51,16 @@ class RefGraph:
             for k in [k for k, t in d.items() if t < self.now - self.ttl_ms or k not in self.nbrs]:
                 del d[k]
 
-    def sample(self, seeds: list[str], hops: int, fanout: int) -> tuple[list[str], np.ndarray]:
+    def sample(
+        self, seeds: list[str], hops: int, fanout: int | list[int]
+    ) -> tuple[list[str], np.ndarray]:
+        fanouts = [fanout] * hops if isinstance(fanout, int) else fanout
         index = {s: i for i, s in enumerate(dict.fromkeys(seeds))}
         frontier, src, dst = list(index), [], []
-        for _ in range(hops):
+        for hop in range(hops):
             nxt = []
             for key in frontier:
-                for nk, t in list(self.nbrs.get(key, {}).items())[-fanout:]:
+                for nk, t in list(self.nbrs.get(key, {}).items())[-fanouts[hop] :]:
                     if t < self.now - self.ttl_ms:
                         continue
                     if nk not in index:
@@ -101,7 +104,8 @@ def test_rows_and_samples_match_the_reference(seed: int) -> None:
             ref.evict()
         assert {k: g.neighbours(k) for k in g.nodes} == {k: list(d) for k, d in ref.nbrs.items()}
         seeds = [f"card:c{rng.randrange(30)}" for _ in range(6)]  # some never seen
-        for hops, fanout in ((1, 2), (2, 3), (3, 2)):
+        fanouts: tuple[tuple[int, int | list[int]], ...] = ((1, 2), (2, 3), (3, 2), (2, [3, 1]))
+        for hops, fanout in fanouts:
             keys, ei = g.sample(seeds, hops=hops, fanout=fanout)
             rkeys, rei = ref.sample(seeds, hops, fanout)
             assert keys == rkeys

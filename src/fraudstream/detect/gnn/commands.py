@@ -128,6 +128,7 @@ def stage(
     model_dir: Annotated[
         Path | None, typer.Option(help="Live model (default: untrained, served shape).")
     ] = None,
+    fanout: Annotated[str, typer.Option(help="Neighbours per node: 16, or per hop: 16,8.")] = "16",
     pipeline: Annotated[
         bool, typer.Option(help="Also run fraudstream score with the graph on a broker.")
     ] = False,
@@ -145,7 +146,11 @@ def stage(
     from fraudstream.bench import gnn_stage
 
     logging.basicConfig(level=logging.WARNING)
-    res: dict[str, object] = {"stage": gnn_stage.stage_latency(warm, batches, model_dir=model_dir)}
+    per_hop = [int(f) for f in fanout.split(",")]
+    fan: int | list[int] = per_hop[0] if len(per_hop) == 1 else per_hop
+    res: dict[str, object] = {
+        "stage": gnn_stage.stage_latency(warm, batches, model_dir=model_dir, fanout=fan)
+    }
     typer.echo(json.dumps(res["stage"], indent=2))
     if memory_events:
         res["memory"] = gnn_stage.memory_after(memory_events)

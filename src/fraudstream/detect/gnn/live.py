@@ -120,6 +120,7 @@ class LiveGraph:
         self._index: dict[str, int] = {}
         self._keys: list[str | None] = []
         self._free: list[int] = []
+        self._born: list[tuple[int, int]] = []
         c, k = max(capacity, 16), self.config.max_neighbours
         self.ntype = np.zeros(c, np.int8)
         self.tx = np.zeros(c, np.int64)
@@ -207,8 +208,7 @@ class LiveGraph:
                 self._grow()
             self._keys.append(key)
         self._index[key] = s
-        self.ntype[s] = ntype
-        self.x[s, ntype] = 1.0
+        self._born.append((s, ntype))  # typed in one numpy write per batch (_apply)
         return s
 
     # -- updates ---------------------------------------------------------------------
@@ -276,6 +276,11 @@ class LiveGraph:
                         s = get(k)
                         got[i] = new(k, tid) if s is None else s
             columns.append(got)  # type: ignore[arg-type]
+        if self._born:
+            born = np.asarray(self._born, np.int64)
+            self.ntype[born[:, 0]] = born[:, 1]
+            self.x[born[:, 0], born[:, 1]] = 1.0
+            self._born.clear()
         c = np.asarray(columns[0], np.int64)
         o = np.asarray(columns[1:], np.int64).T.reshape(len(recs), len(LINKS))
         amt = np.asarray([float(r.get("amount") or 0.0) for r in recs], np.float64)
@@ -387,10 +392,10 @@ class LiveGraph:
         return out
 
     def sample(
-        self, seeds: list[str], hops: int = 2, fanout: int = 16
+        self, seeds: list[str], hops: int = 2, fanout: int | Sequence[int] = 16
     ) -> tuple[list[str], np.ndarray]:
         """The ``hops``-hop neighbourhood of ``seeds`` with at most ``fanout`` most
-        recent live neighbours per node.
+        recent live neighbours per node (per hop if ``fanout`` is a sequence).
 
         Returns:
             node keys (seeds first, in order, duplicates kept once) and int64
@@ -402,7 +407,7 @@ class LiveGraph:
         return uniq + self.keys_of(nodes[len(uniq) :]), ei
 
     def sample_slots(
-        self, seeds: np.ndarray, hops: int = 2, fanout: int = 16
+        self, seeds: np.ndarray, hops: int = 2, fanout: int | Sequence[int] = 16
     ) -> tuple[np.ndarray, np.ndarray, list[int]]:
         """:meth:`sample` over distinct slots (``-1``: unknown).
 

@@ -36,7 +36,7 @@ class GraphSignal:
         model: a trained :class:`FraudNodeClassifier` over ``NODE_FEATURES`` (None:
             score 0 and reasons only, e.g. before a first model is trained).
         graph: the live graph (a fresh one by default).
-        hops, fanout: neighbourhood sampling per batch.
+        hops, fanout: neighbourhood sampling per batch (``fanout`` per hop if a sequence).
         flag_threshold: cards scoring at least this are flagged in the graph, so
             their devices and IPs raise the reasons of the next cards that use them.
         torch_threads: ``torch.set_num_threads`` when a model is given (None: leave).
@@ -54,7 +54,7 @@ class GraphSignal:
         model: Any | None,
         graph: LiveGraph | None = None,
         hops: int = 2,
-        fanout: int = 16,
+        fanout: int | Sequence[int] = 16,
         flag_threshold: float = 0.9,
         torch_threads: int | None = 1,
     ) -> None:
