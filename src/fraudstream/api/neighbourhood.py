@@ -3,9 +3,10 @@
 The neighbourhood is the bipartite graph around a transaction: its card, device,
 IP address and merchant, and the *other* stored transactions that share one of
 them (with their cards, so a device used by many cards stands out as a fan-in).
-Device, IP and merchant live in the ``payments`` table (HTTP ingest); for a
-transaction that only the stream saw, the ``scores``/``alerts`` rows carry the
-card alone, so its neighbourhood is the card's other transactions.
+Device, IP and merchant come from the ``payments`` table (HTTP ingest) and from
+the ``scores`` table (every scored transaction, since migration 0002), so a
+transaction only the stream saw is linked like an ingested one; neighbours are
+looked up in both tables (a transaction in both counts once).
 
 Read-only and bounded: at most ``per_link`` neighbours are drawn per shared
 attribute, while ``counts`` says how many exist in total.
@@ -16,14 +17,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union
 from sqlalchemy.orm import Session
 
 from fraudstream.errors import NotFoundError
 from fraudstream.store.models import Alert, Payment, Score
 
-# Which payments column each attribute node comes from.
-LINKS = {"device": Payment.device_id, "ip": Payment.ip_address, "merchant": Payment.merchant_id}
+# Which payments / scores column each attribute node comes from.
+LINKS = {"device": "device_id", "ip": "ip_address", "merchant": "merchant_id"}
 
 
 @dataclass(slots=True)
@@ -77,6 +78,53 @@ def _verdicts(db: Session, tids: set[str]) -> dict[str, tuple[str, float]]:
     return out
 
 
+def _sharing(name: str, value: str, transaction_id: str) -> Any:
+    """(transaction, card) of the other payments and scores with ``name == value``;
+    UNION, so a transaction in both tables (ingested, then scored) appears once."""
+    pay = select(Payment.transaction_id, Payment.card_hash.label("card")).where(
+        getattr(Payment, name) == value, Payment.transaction_id != transaction_id
+    )
+    sco = select(Score.transaction_id, Score.card_id.label("card")).where(
+        getattr(Score, name) == value, Score.transaction_id != transaction_id
+    )
+    return union(pay, sco).subquery()
+
+
+def _link_counts(db: Session, name: str, value: str, transaction_id: str) -> tuple[int, int]:
+    both = _sharing(name, value, transaction_id)
+    n_tx, n_cards = db.execute(
+        select(
+            func.count(func.distinct(both.c.transaction_id)), func.count(func.distinct(both.c.card))
+        )
+    ).one()
+    return int(n_tx), int(n_cards)
+
+
+def _link_rows(
+    db: Session, name: str, value: str, transaction_id: str, limit: int
+) -> list[tuple[str, str | None, str | None]]:
+    """Up to ``limit`` most recent (transaction, card, last4): payments first, then scores."""
+    out: dict[str, tuple[str, str | None, str | None]] = {}
+    for tid, card, l4 in db.execute(
+        select(Payment.transaction_id, Payment.card_hash, Payment.card_last4)
+        .where(getattr(Payment, name) == value, Payment.transaction_id != transaction_id)
+        .order_by(Payment.created_at.desc())
+        .limit(limit)
+    ):
+        out[tid] = (tid, card, l4)
+    if len(out) < limit:
+        for s_tid, s_card in db.execute(
+            select(Score.transaction_id, Score.card_id)
+            .where(getattr(Score, name) == value, Score.transaction_id != transaction_id)
+            .order_by(Score.scored_at.desc())
+            .limit(limit)
+        ):
+            if len(out) >= limit:
+                break
+            out.setdefault(s_tid, (s_tid, s_card, None))
+    return list(out.values())
+
+
 def neighbourhood(db: Session, transaction_id: str, *, per_link: int = 8) -> dict[str, Any]:
     """Nodes, edges and per-attribute counts around ``transaction_id``.
 
@@ -109,28 +157,20 @@ def neighbourhood(db: Session, transaction_id: str, *, per_link: int = 8) -> dic
             neighbours.setdefault(tid, (card_id, last4))
         counts["card"] = {"value": card_id, "transactions": int(total), "cards": 1}
 
-    if payment is not None:
-        for kind, column in LINKS.items():
-            value = getattr(payment, column.key)
-            if value is None:
-                continue
-            attr_node = f"{kind}:{value}"
-            g.node(attr_node, kind, f"{kind} {_short(str(value), 14)}")
-            g.edge(center, attr_node, kind)
-            others = select(Payment.transaction_id, Payment.card_hash, Payment.card_last4).where(
-                column == value, Payment.transaction_id != transaction_id
-            )
-            n_tx, n_cards = db.execute(
-                select(func.count(), func.count(func.distinct(Payment.card_hash))).where(
-                    column == value, Payment.transaction_id != transaction_id
-                )
-            ).one()
-            counts[kind] = {"value": value, "transactions": int(n_tx), "cards": int(n_cards)}
-            rows = db.execute(others.order_by(Payment.created_at.desc()).limit(per_link)).all()
-            for tid, card, l4 in rows:
-                neighbours.setdefault(tid, (card, l4))
-                g.node(f"tx:{tid}", "transaction", _short(tid))
-                g.edge(f"tx:{tid}", attr_node, kind)
+    score_row = db.get(Score, transaction_id)
+    for kind, name in LINKS.items():
+        value = getattr(payment, name, None) or getattr(score_row, name, None)
+        if value is None:
+            continue
+        attr_node = f"{kind}:{value}"
+        g.node(attr_node, kind, f"{kind} {_short(str(value), 14)}")
+        g.edge(center, attr_node, kind)
+        n_tx, n_cards = _link_counts(db, name, value, transaction_id)
+        counts[kind] = {"value": value, "transactions": n_tx, "cards": n_cards}
+        for tid, card, l4 in _link_rows(db, name, value, transaction_id, per_link):
+            neighbours.setdefault(tid, (card, l4))
+            g.node(f"tx:{tid}", "transaction", _short(tid))
+            g.edge(f"tx:{tid}", attr_node, kind)
 
     decided = _verdicts(db, set(neighbours) | {transaction_id})
     if transaction_id in decided:

@@ -101,6 +101,11 @@ class Score(Base):
     model_version: Mapped[str] = mapped_column(String(64))
     event_time: Mapped[datetime | None] = mapped_column(_TS)
     scored_at: Mapped[datetime] = mapped_column(_TS, index=True)
+    # The graph links of the dashboard's neighbourhood (migration 0002), also for
+    # transactions that never had a ``payments`` row.
+    merchant_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    device_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    ip_address: Mapped[str | None] = mapped_column(String(45), index=True)
     # Feature vector as scored ({name: value}); the online learner joins it with feedback.
     features: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 

@@ -63,6 +63,9 @@ def score_row(rec: Mapping[str, Any]) -> Row:
         "event_time": _opt_ts(rec, "event_time"),
         "scored_at": to_datetime(_req(rec, "scored_at"), "scored_at"),
         "features": dict(features) if features is not None else None,
+        "merchant_id": rec.get("merchant_id"),
+        "device_id": rec.get("device_id"),
+        "ip_address": rec.get("ip_address"),
     }
 
 

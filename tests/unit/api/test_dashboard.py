@@ -112,3 +112,36 @@ def test_the_neighbourhood_links_shared_devices_ips_merchants_and_cards(api: Api
     bad = api.client.get("/api/v1/transactions/t1/neighbourhood?per_link=0", headers=h)
     assert bad.status_code == 422
     assert api.client.get("/api/v1/transactions/nope/neighbourhood", headers=h).status_code == 404
+
+
+def test_stream_only_transactions_link_by_the_device_ip_and_merchant_of_their_score(
+    api: Api,
+) -> None:
+    _seed(api)
+    engine = api.client.app.state.services.engine  # type: ignore[attr-defined]
+    base = {"amount": 5.0, "fraud_score": 0.5, "risk_level": "LOW", "action": "ALLOW",
+            "reasons": [], "model_version": "v1", "scored_at": T0}  # fmt: skip
+    links = {"merchant_id": "m-x", "device_id": "dx", "ip_address": "10.9.9.9"}
+    scores = [
+        {**base, **links, "transaction_id": "s3", "card_id": "c30"},
+        {**base, **links, "transaction_id": "s4", "card_id": "c40"},
+        # t2 again, now with its links in the score row too: still one neighbour of t1.
+        {**base, "transaction_id": "t2", "card_id": "c2", "device_id": "d1", "ip_address": "ip2",
+         "merchant_id": "m-t2"},
+        # A stream-only transaction on t1's device.
+        {**base, "transaction_id": "s5", "card_id": "c50", "device_id": "d1", "ip_address": None,
+         "merchant_id": None},
+    ]  # fmt: skip
+    write_batch(engine, SinkBatch(scores=scores))
+    h = headers("analyst")
+    g = api.client.get("/api/v1/transactions/s3/neighbourhood", headers=h).json()
+    nodes = {n["id"] for n in g["nodes"]}
+    edges = {(e["source"], e["target"]) for e in g["edges"]}
+    assert {"device:dx", "ip:10.9.9.9", "merchant:m-x", "tx:s4", "card:c40"} <= nodes
+    assert {("tx:s4", "device:dx"), ("tx:s4", "ip:10.9.9.9"), ("tx:s4", "card:c40")} <= edges
+    for kind, value in (("device", "dx"), ("ip", "10.9.9.9"), ("merchant", "m-x")):
+        assert g["counts"][kind] == {"value": value, "transactions": 1, "cards": 1}
+    # An ingested payment's device now also reaches stream-only transactions, once each.
+    t1 = api.client.get("/api/v1/transactions/t1/neighbourhood", headers=h).json()
+    assert t1["counts"]["device"] == {"value": "d1", "transactions": 3, "cards": 3}
+    assert ("tx:s5", "device:d1") in {(e["source"], e["target"]) for e in t1["edges"]}
