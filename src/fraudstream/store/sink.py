@@ -27,6 +27,7 @@ from sqlalchemy import Engine
 
 from fraudstream.bus.base import Consumer, Message, TopicPartition
 from fraudstream.errors import BusError, FatalBusError, FraudstreamError, RecordError, StoreError
+from fraudstream.observe.metrics import CONSUMER_LAG
 from fraudstream.store.records import alert_row, feedback_row, score_row
 from fraudstream.store.repository import SinkBatch, write_batch
 
@@ -126,6 +127,10 @@ class Sink:
         self.flush_dead_letters = flush_dead_letters
         self.sleep = sleep
         self.stats = SinkStats()
+        # fraudstream_pipeline_consumer_lag{worker="sink"} at most this often.
+        self.lag_interval_s = 5.0
+        self._lag_at = -float("inf")
+        self._next: dict[TopicPartition, int] = {}  # next offset to read, per partition
         self._to_row = {
             self.topics.scores: ("scores", score_row),
             self.topics.alerts: ("alerts", alert_row),
@@ -188,8 +193,28 @@ class Sink:
             # The rows are stored; a replay after this failure is harmless (upserts).
             logger.warning("sink: offset commit failed (%s); the batch may be replayed", err)
 
+    def export_lag(self) -> None:
+        """``fraudstream_pipeline_consumer_lag{worker="sink"}``: records not yet stored,
+        per assigned partition (high watermark minus the next offset to read)."""
+        self._lag_at = time.monotonic()
+        try:
+            assigned = list(self.consumer.assignment())
+            unknown = [tp for tp in assigned if tp not in self._next]
+            if unknown:  # nothing read yet: start from the group's committed offsets
+                for tp, off in self.consumer.committed(unknown).items():
+                    if off >= 0:
+                        self._next[tp] = off
+            for tp in assigned:
+                low, high = self.consumer.watermarks(tp)
+                lag = max(high - self._next.get(tp, low), 0)
+                CONSUMER_LAG.labels("sink", tp.topic, str(tp.partition)).set(lag)
+        except BusError as exc:  # a metric must never stop the sink
+            logger.warning("sink: cannot read watermarks: %s", exc)
+
     def step(self, stop: threading.Event | None = None) -> int:
         """Poll one batch, store it, commit it. Returns the number of messages handled."""
+        if time.monotonic() - self._lag_at >= self.lag_interval_s:
+            self.export_lag()
         try:
             messages = self.consumer.poll_batch(self.batch_records, self.poll_timeout_s)
         except FatalBusError:
@@ -208,6 +233,8 @@ class Sink:
         if self.flush_dead_letters is not None and self.stats.bad_records > bad_before:
             self.flush_dead_letters()  # dead letters durable before their offsets commit
         self.commit(messages)
+        for msg in messages:
+            self._next[msg.tp] = max(self._next.get(msg.tp, 0), msg.offset + 1)
         self.stats.records += len(batch)
         self.stats.batches += 1
         SINK_ROWS.labels("scores").inc(len(batch.scores))

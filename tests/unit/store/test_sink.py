@@ -110,3 +110,37 @@ def test_build_sink_dead_letters_to_the_dead_letter_topic(tmp_path: Path) -> Non
     c.subscribe([settings.topics.dead_letter])
     (msg,) = c.poll_batch(10, 1.0)
     assert msg.key == b"k9" and b"not avro" in (msg.value or b"")
+
+
+def test_scores_keep_their_links_and_the_sink_exports_its_consumer_lag(tmp_path: Path) -> None:
+    from prometheus_client import REGISTRY
+    from sqlalchemy import text
+
+    settings, bus = _setup(tmp_path)  # sink batches of 300 records
+    ScoredFeed(bus, settings.topics, InProcessRegistry()).produce("r5", 0, 1000)
+    sink, _ = build_sink(settings, bus)
+    upgrade(sink.engine)
+    sink.lag_interval_s = 0.0
+
+    def lag() -> float:
+        return sum(
+            REGISTRY.get_sample_value(
+                "fraudstream_pipeline_consumer_lag",
+                {"worker": "sink", "topic": settings.topics.scores, "partition": str(p)},
+            )
+            or 0.0
+            for p in range(settings.topics.partition_counts()[settings.topics.scores])
+        )
+
+    sink.step()  # the first poll joins the group; lag is exported from the next step on
+    sink.step()
+    first = lag()
+    assert 0 < first < 1000  # some scores stored, the rest still waiting in the topic
+    sink.run(threading.Event(), idle_exit_s=0.3)
+    sink.export_lag()
+    assert lag() == 0.0
+    with sink.engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT merchant_id FROM scores WHERE transaction_id LIKE 'r5-%' LIMIT 1")
+        ).one()
+    assert row[0] is not None and row[0].startswith("m-")
