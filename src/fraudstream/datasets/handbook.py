@@ -14,7 +14,8 @@ Two feature sets:
 * ``EXTENDED_FEATURES``: the baseline plus past-only amount deviations from the
   customer's own history, longer windows, delayed fraud counts per terminal and per
   customer, and a count of the customer's recent unusual amounts.
-* ``SELECTED_FEATURES``: the extended set plus the terminal's *known-fraud streak*
+* ``SELECTED_FEATURES``: the extended set, delayed terminal fraud counts over 14
+  and 60 days and risk over 60 days, and the terminal's *known-fraud streak*
   (``STREAK_FEATURES``): how many of its latest known transactions (older than the
   delay) are all fraud, since when, and how long ago its last known legitimate one
   was. A compromised terminal produces only frauds for a while; the streak's age
@@ -81,7 +82,14 @@ STREAK_FEATURES: tuple[str, ...] = (
     "TERMINAL_ID_LAST_LEGIT_AGE",
 )
 
-SELECTED_FEATURES: tuple[str, ...] = EXTENDED_FEATURES + STREAK_FEATURES
+#: Longer delayed terminal windows (labels older than the delay only).
+LONG_TERMINAL_FEATURES: tuple[str, ...] = (
+    "TERMINAL_ID_NB_FRAUD_DELAYED_14DAY",
+    "TERMINAL_ID_NB_FRAUD_DELAYED_60DAY",
+    "TERMINAL_ID_RISK_60DAY_WINDOW",
+)
+
+SELECTED_FEATURES: tuple[str, ...] = EXTENDED_FEATURES + STREAK_FEATURES + LONG_TERMINAL_FEATURES
 
 #: The selected set plus the customer-terminal graph features (``handbook_graph``).
 WITH_GRAPH_FEATURES: tuple[str, ...] = SELECTED_FEATURES + GRAPH_FEATURES
@@ -161,14 +169,14 @@ def add_features(df: pd.DataFrame, delay_days: int = DEFAULT_DELAY_DAYS) -> pd.D
     term = EntityIndex.build(
         df["TERMINAL_ID"].to_numpy(), t, delay + max(120, STREAK_HORIZON_DAYS) * DAY
     )
-    for w in (1, 7, 14, 30):
+    for w in (1, 7, 14, 30, 60):
         n = term.window_sum(ones, start=delay + w * DAY, end=delay)
         f = term.window_sum(fraud, start=delay + w * DAY, end=delay)
         with np.errstate(divide="ignore", invalid="ignore"):
             df[f"TERMINAL_ID_RISK_{w}DAY_WINDOW"] = np.where(n > 0, f / n, 0.0)
-        if w != 14:
+        df[f"TERMINAL_ID_NB_FRAUD_DELAYED_{w}DAY"] = f
+        if w not in (14, 60):
             df[f"TERMINAL_ID_NB_TX_{w}DAY_WINDOW"] = n
-            df[f"TERMINAL_ID_NB_FRAUD_DELAYED_{w}DAY"] = f
     df["TERMINAL_ID_NB_TX_0DAY_TODAY"] = term.window_sum(ones, start=DAY, include_current=True)
     _add_streak(df, term, fraud, delay)
     # Customer-terminal graph signal (issue 5's comparison); not in SELECTED_FEATURES.
