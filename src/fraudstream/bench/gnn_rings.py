@@ -211,6 +211,7 @@ def to_markdown(res: dict[str, Any]) -> str:
         lines += [
             f"\n{proto} (test: {m['test_events']['mean']:.0f} events, "
             f"{m['test_ring_mule']['mean']:.0f} ring+mule, {m['test_frauds']['mean']:.0f} frauds)",
+            "",
             "| scorer | AUPRC | ring+mule recall | fraud_ring | mule_chain | all fraud |",
             "|---|---|---|---|---|---|",
         ]
