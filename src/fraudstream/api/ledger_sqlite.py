@@ -37,8 +37,8 @@ logger = logging.getLogger(__name__)
 KEYS: Table = IdempotencyKey.__table__  # type: ignore[assignment]
 PAYMENTS: Table = Payment.__table__  # type: ignore[assignment]
 KEY_COLUMNS = ("key", "request_hash", "payment_id", "created_at")
-# The ledger connection's own checkpoint threshold (pages of 4 KiB: a WAL of ~40 MB).
-LEDGER_WAL_PAGES = 10_000
+# The ledger connection's own checkpoint threshold (pages of 4 KiB: a WAL of ~200 MB).
+LEDGER_WAL_PAGES = 50_000
 Row = dict[str, Any]
 
 
