@@ -103,7 +103,8 @@ class PipelineSettings(BaseModel):
     # written the next transaction runs on another (no CONCURRENT_TRANSACTIONS wait).
     txn_producers: int = Field(2, ge=1, le=4)
     metrics_port: int | None = Field(None, ge=1, le=65535)
-    # Also run user-events -> user-events-scored (placeholder click scorer until the GNN).
+    # Also run user-events -> user-events-scored (graph click model; the placeholder rule
+    # only when no click model is saved, logged as such).
     score_user_events: bool = True
 
 
