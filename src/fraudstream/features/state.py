@@ -60,15 +60,16 @@ def store_keys(prefix: str, keys: list[object]) -> list[str]:
 def read_groups(store: KeyValueStore, keys: list[str], empty: bytes) -> list[bytes]:
     """One get per key; ``empty`` for keys not in the store."""
     blobs = list(map(store.get, keys))
-    if None in blobs:
-        return [b if b is not None else empty for b in blobs]
-    return blobs  # type: ignore[return-value]
+    # all() is a C truth test per item; ``None in blobs`` compares every bytes to None.
+    if all(blobs):
+        return blobs  # type: ignore[return-value]
+    return [b if b is not None else empty for b in blobs]
 
 
 def write_groups(
     store: KeyValueStore, keys: list[str], buf: bytes, counts: np.ndarray, size: int
 ) -> None:
     """Write ``buf`` (records of ``size`` bytes, grouped by key) back, one put per key."""
-    ends = np.cumsum(counts) * size
-    slices = map(slice, (ends - counts * size).tolist(), ends.tolist())
-    deque(map(store.put, keys, map(buf.__getitem__, slices)), maxlen=0)  # consumed in C
+    ends = (np.cumsum(counts) * size).tolist()
+    starts = [0, *ends[:-1]]
+    deque(map(store.put, keys, [buf[a:b] for a, b in zip(starts, ends, strict=True)]), maxlen=0)
