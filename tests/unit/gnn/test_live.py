@@ -112,8 +112,8 @@ def test_signal_with_model_scores_once_per_batch() -> None:
             _tx(card, i * 1000, device_id=dev, merchant_id=f"m{rng.integers(20)}", is_fraud=fraud)
         )
     model, graph = train_live_model(recs, max_epochs=5)
-    calls = []  # the encoder runs once per model pass (full or seed-only)
-    model.enc1.register_forward_hook(lambda *a: calls.append(1))
+    calls = []  # the head runs once per model pass (the encoder is cached per node)
+    model.head1.register_forward_hook(lambda *a: calls.append(1))
     sig = GraphSignal(model=model, graph=graph)
     scores, reasons = sig(
         TransactionBatch([_tx("new1", 400_000, device_id="ring0"), _tx("c5", 400_001)])

@@ -132,6 +132,10 @@ class LiveGraph:
         self.nbr = np.full((c, k), -1, np.int32)
         self.nbr_t = np.zeros((c, k), np.int32)  # link time, epoch seconds
         self.x = np.zeros((c, len(NODE_FEATURES)), np.float32)
+        # Per slot, the update count at which its ``x`` row last changed: lets
+        # per-node caches (the encoder's output) refresh only the stale rows.
+        self.x_ver = np.zeros(c, np.int64)
+        self.updates = 0
         self._local = np.full(c, -1, np.int64)  # sampler scratch
 
     # -- sizes and views ------------------------------------------------------------
@@ -152,7 +156,7 @@ class LiveGraph:
     def nbytes(self) -> int:
         """Bytes held by the arrays (the key index comes on top)."""
         arrays = (self.ntype, self.tx, self.amount, self.last, self.flag_w, self.flag_ms)
-        more = (self.deg, self.nbr, self.nbr_t, self.x, self._local)
+        more = (self.deg, self.nbr, self.nbr_t, self.x, self.x_ver, self._local)
         return sum(a.nbytes for a in (*arrays, *more))
 
     def slot(self, key: str) -> int:
@@ -185,7 +189,7 @@ class LiveGraph:
     def _grow(self) -> None:
         old = self.ntype.shape[0]
         new = old * 2
-        for name in ("ntype", "tx", "amount", "last", "flag_w", "flag_ms", "deg", "x"):
+        for name in ("ntype", "tx", "amount", "last", "flag_w", "flag_ms", "deg", "x", "x_ver"):
             a = getattr(self, name)
             b = np.zeros((new, *a.shape[1:]), a.dtype)
             b[:old] = a
@@ -305,6 +309,8 @@ class LiveGraph:
         self.x[upd, _K0] = np.log1p(tx)
         self.x[upd, _K0 + 1] = np.log1p(self.amount[upd] / np.maximum(tx, 1))
         self.x[upd, _K0 + 2] = np.log1p(self.deg[upd])
+        self.updates += 1
+        self.x_ver[upd] = self.updates
         return c, o
 
     # -- flags -----------------------------------------------------------------------
@@ -373,6 +379,10 @@ class LiveGraph:
             self.deg[changed] = kc.sum(axis=1)
             live = changed[used[changed]]
             self.x[live, _K0 + 2] = np.log1p(self.deg[live])
+        self.updates += 1
+        self.x_ver[dead] = self.updates
+        if changed.size:
+            self.x_ver[changed] = self.updates
         if dead.size:
             logger.info("live graph: evicted %d cold nodes, %d left", dead.size, self.num_nodes)
         return int(dead.size)
@@ -405,6 +415,26 @@ class LiveGraph:
         slots = np.asarray([self.slot(k) for k in uniq], np.int64)
         nodes, ei, _ = self.sample_slots(slots, hops, fanout)
         return uniq + self.keys_of(nodes[len(uniq) :]), ei
+
+    def recent(self, slots: np.ndarray, fanout: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per slot, its ``fanout`` most recent live neighbours, as a padded row.
+
+        Returns:
+            int64 neighbour slots ``[n, fanout]`` (0 where masked) and the mask
+            (``-1`` slots have no neighbours).
+        """
+        min_t = (self.now_ms - int(self.config.edge_ttl_s * 1000)) // 1000 - _T0_S
+        cap = self.nbr.shape[1]
+        s = np.maximum(slots, 0)
+        d = np.where(slots >= 0, self.deg[s], 0).astype(np.int64)
+        steps = np.arange(min(fanout, cap))
+        cols = np.maximum(d - steps.size, 0)[:, None] + steps[None, :]
+        ok = cols < d[:, None]
+        cols = np.minimum(cols, cap - 1)
+        nb = self.nbr[s[:, None], cols].astype(np.int64)
+        ok &= self.nbr_t[s[:, None], cols] >= min_t
+        nb[~ok] = 0
+        return nb, ok
 
     def sample_slots(
         self, seeds: np.ndarray, hops: int = 2, fanout: int | Sequence[int] = 16

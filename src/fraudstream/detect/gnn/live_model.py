@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -19,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from fraudstream.detect.gnn.live import NODE_FEATURES
+from fraudstream.detect.gnn.live import NODE_FEATURES, LiveGraph
 from fraudstream.detect.gnn.node_classifier import FraudNodeClassifier
 from fraudstream.detect.gnn.sep_sage_conv import SepSAGEConv
 from fraudstream.errors import ConfigError, ScoringError
@@ -68,6 +69,105 @@ def seed_logits(
         h = F.relu(proj(F.relu(both)))
         outs.append(h[: ends[0]])
     z = torch.cat(outs, dim=-1)
+    return model.head2(F.relu(model.head1(z))).view(-1)
+
+
+def _encode(model: FraudNodeClassifier, x: Tensor) -> Tensor:
+    return F.relu(model.enc2(F.relu(model.enc1(x))))
+
+
+def _conv(conv: Any, proj: Any, h_self: Tensor, h_src: Tensor, mask: np.ndarray) -> Tensor:
+    """One separated SAGE layer; ``h_src``: the rows of ``mask [n, k]``'s true cells."""
+    dst = np.nonzero(mask)[0]
+    agg = h_self.new_zeros(h_self.shape).index_add_(0, torch.from_numpy(dst), h_src)
+    cnt = torch.from_numpy(mask.sum(axis=1, dtype=np.float32)).clamp_(min=1.0)
+    sep = cast(SepSAGEConv, conv)
+    both = torch.cat([sep.lin_self(h_self), sep.lin_nbr(agg / cnt[:, None])], dim=-1)
+    return F.relu(proj(F.relu(both)))
+
+
+class EncoderCache:
+    """The encoder's output (the ego MLP, before any message passing) per graph slot.
+
+    It depends on the node's own features only, so it is recomputed exactly where
+    :attr:`LiveGraph.x_ver` says the features changed since it was computed: the
+    cache never serves a stale row, and a batch encodes only the nodes its events
+    touched instead of its whole 2-hop neighbourhood.
+
+    Example:
+        >>> g = LiveGraph(); g.update([{"card_id": "c", "device_id": "d", "event_time": 0}])
+        >>> m = FraudNodeClassifier(len(NODE_FEATURES), hidden_channels=4).eval()
+        >>> with torch.inference_mode():
+        ...     h = EncoderCache(m).rows(g, np.array([0, 1]))
+        >>> tuple(h.shape[1:]), int(EncoderCache(m).ver.size)
+        ((4,), 0)
+    """
+
+    def __init__(self, model: FraudNodeClassifier) -> None:
+        self.model = model
+        self.h = torch.zeros((1, model.hidden_channels))
+        self.ver = np.zeros(0, np.int64)
+        self.encoded = 0  # rows computed so far (a measure of the work saved)
+
+    def rows(self, graph: LiveGraph, slots: np.ndarray) -> Tensor:
+        """The cache ``[capacity + 1, H]`` with ``slots`` fresh; its last row encodes zeros
+        (index it with ``-1`` for a node the graph does not know)."""
+        cap = graph.x.shape[0]
+        if self.ver.size != cap:  # the graph grew: keep what is valid, encode zeros last
+            h = torch.zeros((cap + 1, self.model.hidden_channels))
+            keep = min(cap, self.ver.size)
+            h[:keep] = self.h[:keep]
+            h[cap] = _encode(self.model, torch.zeros((1, graph.x.shape[1])))[0]
+            ver = np.full(cap, -1, np.int64)
+            ver[:keep] = self.ver[:keep]
+            self.h, self.ver = h, ver
+            # Encode the whole graph once (a few ms per 100k nodes): lazily, each batch
+            # would meet thousands of never-encoded cards two hops away.
+            stale = np.nonzero(self.ver != graph.x_ver)[0]
+        else:
+            s = slots[slots >= 0]
+            stale = np.unique(s[self.ver[s] != graph.x_ver[s]])
+        if stale.size:
+            self.h[stale] = _encode(self.model, torch.from_numpy(graph.x[stale]))
+            self.ver[stale] = graph.x_ver[stale]
+            self.encoded += int(stale.size)
+        return self.h
+
+
+def row_logits(
+    model: FraudNodeClassifier,
+    cache: EncoderCache,
+    graph: LiveGraph,
+    seeds: np.ndarray,
+    fanout: Sequence[int],
+) -> Tensor:
+    """Logits of ``seeds`` (slots, ``-1``: unknown) from the graph's neighbour rows.
+
+    Each node averages its own ``fanout[hop]`` most recent live neighbours (the
+    direction of training's edges, owner row -> neighbour), gathered as padded
+    rows: no subgraph is built or renumbered, and the encoder comes from ``cache``.
+    Two-layer models only (the served shape). Call under ``inference_mode``.
+
+    Raises:
+        ScoringError: the model does not have two layers.
+    """
+    if model.num_layers != 2 or len(fanout) < 2:
+        raise ScoringError(f"row forward needs 2 layers and 2 fanouts, got {model.num_layers}")
+    n1, m1 = graph.recent(seeds, fanout[0])
+    hop1, inv = np.unique(n1[m1], return_inverse=True)
+    n2, m2 = graph.recent(hop1, fanout[1])
+    h = cache.rows(graph, np.concatenate([seeds, hop1, n2[m2]]))
+
+    def take(t: Tensor, idx: np.ndarray) -> Tensor:
+        return t.index_select(0, torch.from_numpy(idx))
+
+    seeds_h = np.where(seeds >= 0, seeds, h.shape[0] - 1)  # unknown: the zeros row
+    h0_s, h0_u = take(h, seeds_h), take(h, hop1)
+    (c1, c2), (p1, p2) = model.convs, model.projs
+    h1_s = _conv(c1, p1, h0_s, take(h, n1[m1]), m1)
+    h1_u = _conv(c1, p1, h0_u, take(h, n2[m2]), m2)
+    h2_s = _conv(c2, p2, h1_s, take(h1_u, inv.reshape(-1)), m1)
+    z = torch.cat([h0_s, h1_s, h2_s], dim=-1)
     return model.head2(F.relu(model.head1(z))).view(-1)
 
 

@@ -40,6 +40,10 @@ class GraphSignal:
         flag_threshold: cards scoring at least this are flagged in the graph, so
             their devices and IPs raise the reasons of the next cards that use them.
         torch_threads: ``torch.set_num_threads`` when a model is given (None: leave).
+        exact: score on the sampled, renumbered subgraph (:func:`seed_logits`, the
+            reference) instead of the row forward with the encoder cache
+            (:func:`row_logits`, the default: same model, each node averaging its
+            own most recent neighbours; see docs/gnn.md for how close they are).
 
     Example:
         >>> sig = GraphSignal(model=None)
@@ -57,12 +61,15 @@ class GraphSignal:
         fanout: int | Sequence[int] = 16,
         flag_threshold: float = 0.9,
         torch_threads: int | None = 1,
+        exact: bool = False,
     ) -> None:
         self.model = model
         self.graph = graph if graph is not None else LiveGraph(LiveGraphConfig())
         self.hops = hops
         self.fanout = fanout
         self.flag_threshold = flag_threshold
+        self.exact = exact
+        self._cache: Any = None
         if model is not None:
             import torch
 
@@ -87,9 +94,17 @@ class GraphSignal:
             return np.zeros(slots.shape[0])
         import torch
 
-        from fraudstream.detect.gnn.live_model import seed_logits
+        from fraudstream.detect.gnn.live_model import EncoderCache, row_logits, seed_logits
 
         uniq, inv = np.unique(slots, return_inverse=True)
+        if not self.exact and self.hops == 2:
+            if self._cache is None or self._cache.model is not self.model:
+                self._cache = EncoderCache(self.model)
+            f = self.fanout
+            fan = [f, f] if isinstance(f, int) else list(f)
+            with torch.inference_mode():
+                logits = row_logits(self.model, self._cache, self.graph, uniq, fan)
+            return np.asarray(torch.sigmoid(logits).double().numpy()[inv], dtype=np.float64)
         nodes, ei, ends = self.graph.sample_slots(uniq, hops=self.hops, fanout=self.fanout)
         x = self.graph.x[np.maximum(nodes, 0)]
         x[nodes < 0] = 0.0
