@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from fraudstream.features.contract import CARD_HISTORY_FEATURES, WINDOWS
+from fraudstream.features.native import windows_c
 from fraudstream.features.windows import group_starts, grouped_windows, prev_same
 
 WINDOWS_MS: tuple[int, ...] = tuple(s * 1000 for _, s in WINDOWS)
@@ -18,7 +19,18 @@ ZSCORE_STD_FLOOR = 1.0  # currency units: a card that always spends 10.00 is not
 
 
 def window_block(gid: np.ndarray, t: np.ndarray, amount: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """Counts then amount sums per window for query rows ``q``: float64 ``[len(q), 6]``."""
+    """Counts then amount sums per window for query rows ``q``: float64 ``[len(q), 6]``.
+
+    The C twin (:func:`~fraudstream.features.native.windows_c`) gives the same array.
+    """
+    fast = windows_c(gid, t, amount, q, WINDOWS_MS)
+    return fast if fast is not None else window_block_sorted(gid, t, amount, q)
+
+
+def window_block_sorted(
+    gid: np.ndarray, t: np.ndarray, amount: np.ndarray, q: np.ndarray
+) -> np.ndarray:
+    """:func:`window_block` with numpy searches only (the fallback, and the tests' reference)."""
     res = grouped_windows(gid, t, q, WINDOWS_MS, amount)
     cols = [res.count[w].astype(np.float64) for w in WINDOWS_MS]
     cols += [res.total[w] for w in WINDOWS_MS]

@@ -1,7 +1,9 @@
-"""C twins of two feature kernels that numpy can only express with multi-key sorts.
+"""C twins of feature kernels that numpy can only express with multi-key sorts.
 
 * :func:`prev_same_c`: each row's previous row with the same (group, value), one
   pass over a hash table instead of ``lexsort((values, gid))``.
+* :func:`windows_c`: window counts and amount sums per query row, walking back
+  from the row instead of one ``searchsorted`` per window over the whole batch.
 * :func:`seen_update_c`: a card's first-seen set update (the distinct (card, value)
   pairs with their latest time, ordered by card, time, value, the ``cap`` most
   recent per card) with a hash table and a per-card insertion sort instead of two
@@ -101,11 +103,31 @@ int64_t fs_seen_update(const int64_t *g, const int64_t *t, const int64_t *v, int
     }
     return w;
 }
+
+/* Window counts and sums ending at each query row (see keyed.window_block): rows
+   grouped by gid, t non-decreasing in a group; csum[i] = sum of amount[:i] as
+   np.cumsum gives it, so the sums are the numpy version's bit for bit. out: nq rows
+   of nw counts then nw sums. */
+void fs_windows(const int64_t *gid, const int64_t *t, const double *csum,
+                const int64_t *q, int64_t nq, const int64_t *wins, int64_t nw,
+                double *out) {
+    for (int64_t k = 0; k < nq; k++) {
+        int64_t r = q[k], lo = r;
+        double *o = out + k * 2 * nw;
+        for (int64_t w = 0; w < nw; w++) {  /* windows ascending: lo only moves back */
+            int64_t edge = t[r] - wins[w];
+            while (lo > 0 && gid[lo - 1] == gid[r] && t[lo - 1] > edge) lo--;
+            o[w] = (double)(r - lo + 1);
+            o[nw + w] = csum[r + 1] - csum[lo];
+        }
+    }
+}
 """
 _P, _I64 = ctypes.c_void_p, ctypes.c_int64
 _SIGNATURES: dict[str, tuple[list[Any], Any]] = {
     "fs_prev_same": ([_P, _P, _I64, _P, _I64, _P], None),
     "fs_seen_update": ([_P, _P, _P, _I64, _I64, _I64, _P, _I64, _P, _P, _P, _P, _P, _P], _I64),
+    "fs_windows": ([_P, _P, _P, _P, _I64, _P, _I64, _P], None),
 }
 # Tests switch the C twins off here to exercise the numpy versions.
 ENABLED = True
@@ -158,3 +180,26 @@ def seen_update_c(
                            table.shape[0], ptr(best), ptr(order), ptr(start), ptr(og),
                            ptr(ot), ptr(ov))  # fmt: skip
     return og[:w], ot[:w], ov[:w]
+
+
+def windows_c(
+    gid: np.ndarray, t: np.ndarray, amount: np.ndarray, q: np.ndarray, windows_ms: tuple[int, ...]
+) -> np.ndarray | None:
+    """See :func:`fraudstream.features.keyed.window_block`; None: use numpy."""
+    lib = _lib()
+    n, nq = gid.shape[0], q.shape[0]
+    wins = np.asarray(windows_ms, dtype=np.int64)
+    if (
+        lib is None
+        or n == 0
+        or not (_ints(gid) and _ints(q) and t.dtype == np.int64 and amount.dtype == np.float64)
+        or np.any(np.diff(wins) < 0)
+    ):
+        return None
+    g = np.ascontiguousarray(gid, dtype=np.int64)
+    tt = np.ascontiguousarray(t)
+    qq = np.ascontiguousarray(q, dtype=np.int64)
+    csum = np.concatenate(([0.0], np.cumsum(amount)))
+    out = np.empty((nq, 2 * wins.shape[0]), dtype=np.float64)
+    lib.fs_windows(ptr(g), ptr(tt), ptr(csum), ptr(qq), nq, ptr(wins), wins.shape[0], ptr(out))
+    return out

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from fraudstream.features import native
+from fraudstream.features.keyed import WINDOWS_MS, window_block, window_block_sorted
 from fraudstream.features.native import seen_update_c
 from fraudstream.features.online_card import seen_update_sorted
 from fraudstream.features.windows import grouped_windows, prev_same, prev_same_sorted
@@ -85,3 +86,36 @@ def test_the_numpy_fallbacks_run_without_the_c_twins(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(native, "ENABLED", False)
     assert native.prev_same_c(gid, values) is None
     assert prev_same(gid, values).tolist() == with_c.tolist() == naive_prev_same(gid, values)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_window_block_c_equals_the_numpy_version_and_a_loop(seed: int) -> None:
+    gid, t, _ = stream(seed, n=int(np.random.default_rng(seed).integers(1, 500)))
+    rng = np.random.default_rng(seed)
+    amount = rng.lognormal(3.0, 2.0, size=gid.shape[0])
+    q = np.sort(rng.choice(gid.shape[0], size=max(1, gid.shape[0] // 3), replace=False))
+    wins = (600, 5_000, 20_000)  # short enough that the stream's gaps cross them
+    got = native.windows_c(gid, t, amount, q, wins)
+    if got is None:
+        pytest.skip("no C compiler here")
+    res = grouped_windows(gid, t, q, wins, amount)
+    want = np.column_stack(
+        [res.count[w].astype(np.float64) for w in wins] + [res.total[w] for w in wins]
+    )
+    assert np.array_equal(got, want)  # bit for bit, sums included
+    for k, i in enumerate(q.tolist()):
+        for j, w in enumerate(wins):
+            rows = (gid == gid[i]) & (t > t[i] - w) & (np.arange(gid.shape[0]) <= i)
+            assert got[k, j] == rows.sum()
+            assert got[k, 3 + j] == pytest.approx(amount[rows].sum())
+    assert np.array_equal(window_block(gid, t, amount, q), window_block_sorted(gid, t, amount, q))
+
+
+def test_window_block_falls_back_without_the_c_twin(monkeypatch: pytest.MonkeyPatch) -> None:
+    gid, t, _ = stream(1)
+    amount = np.arange(gid.shape[0], dtype=np.float64)
+    q = np.arange(gid.shape[0])
+    with_c = window_block(gid, t, amount, q)
+    monkeypatch.setattr(native, "ENABLED", False)
+    assert native.windows_c(gid, t, amount, q, WINDOWS_MS) is None
+    assert np.array_equal(window_block(gid, t, amount, q), with_c)
