@@ -4,6 +4,8 @@
   pass over a hash table instead of ``lexsort((values, gid))``.
 * :func:`windows_c`: window counts and amount sums per query row, walking back
   from the row instead of one ``searchsorted`` per window over the whole batch.
+* :func:`distinct_c`: the distinct count in a window from each row's previous
+  occurrence, one loop over the window instead of one numpy step per row back.
 * :func:`seen_update_c`: a card's first-seen set update (the distinct (card, value)
   pairs with their latest time, ordered by card, time, value, the ``cap`` most
   recent per card) with a hash table and a per-card insertion sort instead of two
@@ -122,12 +124,24 @@ void fs_windows(const int64_t *gid, const int64_t *t, const double *csum,
         }
     }
 }
+
+/* Per query k: how many rows j in [lo[k], q[k]] have prev[j] < lo[k] (the first of
+   their value in the window), i.e. the distinct count (windows._distinct_in_window). */
+void fs_distinct(const int64_t *prev, const int64_t *q, const int64_t *lo, int64_t nq,
+                 int64_t *out) {
+    for (int64_t k = 0; k < nq; k++) {
+        int64_t c = 0;
+        for (int64_t j = lo[k]; j <= q[k]; j++) c += prev[j] < lo[k];
+        out[k] = c;
+    }
+}
 """
 _P, _I64 = ctypes.c_void_p, ctypes.c_int64
 _SIGNATURES: dict[str, tuple[list[Any], Any]] = {
     "fs_prev_same": ([_P, _P, _I64, _P, _I64, _P], None),
     "fs_seen_update": ([_P, _P, _P, _I64, _I64, _I64, _P, _I64, _P, _P, _P, _P, _P, _P], _I64),
     "fs_windows": ([_P, _P, _P, _P, _I64, _P, _I64, _P], None),
+    "fs_distinct": ([_P, _P, _P, _I64, _P], None),
 }
 # Tests switch the C twins off here to exercise the numpy versions.
 ENABLED = True
@@ -202,4 +216,16 @@ def windows_c(
     csum = np.concatenate(([0.0], np.cumsum(amount)))
     out = np.empty((nq, 2 * wins.shape[0]), dtype=np.float64)
     lib.fs_windows(ptr(g), ptr(tt), ptr(csum), ptr(qq), nq, ptr(wins), wins.shape[0], ptr(out))
+    return out
+
+
+def distinct_c(prev: np.ndarray, q: np.ndarray, lo: np.ndarray) -> np.ndarray | None:
+    """Per query, rows in ``[lo, q]`` whose ``prev`` is before ``lo``; None: use numpy."""
+    lib = _lib()
+    nq = q.shape[0]
+    if lib is None or nq == 0 or not (_ints(prev) and _ints(q) and _ints(lo)):
+        return None
+    p, qq, ll = (np.ascontiguousarray(a, dtype=np.int64) for a in (prev, q, lo))
+    out = np.empty(nq, dtype=np.int64)
+    lib.fs_distinct(ptr(p), ptr(qq), ptr(ll), nq, ptr(out))
     return out

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fraudstream.features.native import prev_same_c
+from fraudstream.features.native import distinct_c, prev_same_c
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +153,12 @@ def _distinct_in_window(
     # occurrence is before lo. Walk back from q one step at a time over the rows whose
     # window is still that long: total work = sum of window lengths (small windows).
     prev = prev_same(gid, values)
+    fast = distinct_c(prev, q, lo)
+    return fast if fast is not None else distinct_from_prev(prev, q, lo)
+
+
+def distinct_from_prev(prev: np.ndarray, q: np.ndarray, lo: np.ndarray) -> np.ndarray:
+    """:func:`_distinct_in_window` from ``prev`` with numpy (fallback and tests' reference)."""
     out = np.zeros(q.shape[0], dtype=np.int64)
     active = np.arange(q.shape[0])
     d = 0

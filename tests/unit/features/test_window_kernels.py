@@ -10,7 +10,12 @@ from fraudstream.features import native
 from fraudstream.features.keyed import WINDOWS_MS, window_block, window_block_sorted
 from fraudstream.features.native import seen_update_c
 from fraudstream.features.online_card import seen_update_sorted
-from fraudstream.features.windows import grouped_windows, prev_same, prev_same_sorted
+from fraudstream.features.windows import (
+    distinct_from_prev,
+    grouped_windows,
+    prev_same,
+    prev_same_sorted,
+)
 
 
 def naive_prev_same(gid: np.ndarray, values: np.ndarray) -> list[int]:
@@ -119,3 +124,16 @@ def test_window_block_falls_back_without_the_c_twin(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(native, "ENABLED", False)
     assert native.windows_c(gid, t, amount, q, WINDOWS_MS) is None
     assert np.array_equal(window_block(gid, t, amount, q), with_c)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_distinct_c_equals_the_numpy_version(seed: int) -> None:
+    gid, t, values = stream(seed)
+    rng = np.random.default_rng(seed)
+    q = np.sort(rng.choice(gid.shape[0], size=gid.shape[0] // 2, replace=False))
+    lo = np.searchsorted(gid * 10**9 + t, gid[q] * 10**9 + t[q] - 1_500, side="right")
+    prev = prev_same(gid, values)
+    got = native.distinct_c(prev, q, lo)
+    if got is None:
+        pytest.skip("no C compiler here")
+    assert got.tolist() == distinct_from_prev(prev, q, lo).tolist()
