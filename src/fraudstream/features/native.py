@@ -147,8 +147,15 @@ _SIGNATURES: dict[str, tuple[list[Any], Any]] = {
 ENABLED = True
 
 
+_LIB: list[ctypes.CDLL | None] = []  # loaded once: load_kernel hashes the source per call
+
+
 def _lib() -> ctypes.CDLL | None:
-    return load_kernel("features", _SOURCE, _SIGNATURES) if ENABLED else None
+    if not ENABLED:
+        return None
+    if not _LIB:
+        _LIB.append(load_kernel("features", _SOURCE, _SIGNATURES))
+    return _LIB[0]
 
 
 def _table(n: int) -> np.ndarray:
@@ -202,14 +209,14 @@ def windows_c(
     """See :func:`fraudstream.features.keyed.window_block`; None: use numpy."""
     lib = _lib()
     n, nq = gid.shape[0], q.shape[0]
-    wins = np.asarray(windows_ms, dtype=np.int64)
     if (
         lib is None
         or n == 0
         or not (_ints(gid) and _ints(q) and t.dtype == np.int64 and amount.dtype == np.float64)
-        or np.any(np.diff(wins) < 0)
+        or list(windows_ms) != sorted(windows_ms)  # the kernel moves each lo back only
     ):
         return None
+    wins = np.asarray(windows_ms, dtype=np.int64)
     g = np.ascontiguousarray(gid, dtype=np.int64)
     tt = np.ascontiguousarray(t)
     qq = np.ascontiguousarray(q, dtype=np.int64)
