@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 FLAGS = ("-O3", "-std=c99", "-ffp-contract=off", "-shared", "-fPIC")
 
 _loaded: dict[str, ctypes.CDLL | None] = {}
+# Per-call memo keyed by the source text itself: Python caches a str's hash, so this
+# lookup is cheap where the sha256 digest below would hash the whole source each call.
+_by_source: dict[tuple[str, str, tuple[str, ...]], ctypes.CDLL | None] = {}
 
 
 def load_kernel(
@@ -50,6 +53,9 @@ def load_kernel(
     Built once per process and source (cached on disk per machine and user); None,
     with one warning, when there is no C compiler or the build fails.
     """
+    memo = (name, source, flags)
+    if memo in _by_source:
+        return _by_source[memo]
     digest = hashlib.sha256((source + " ".join(flags)).encode()).hexdigest()[:16]
     key = f"{name}-{digest}"
     if key in _loaded:
@@ -63,7 +69,7 @@ def load_kernel(
     except (OSError, AttributeError, subprocess.SubprocessError) as exc:
         log.warning("native kernel %s unavailable (%s): using the numpy twin", name, exc)
         lib = None
-    _loaded[key] = lib
+    _loaded[key] = _by_source[memo] = lib
     return lib
 
 
